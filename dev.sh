@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# fsxnat-gui developer entry point. Two commands do all the set-up on a fresh Debian/Ubuntu machine:
+#   ./dev.sh run [app options]   install everything, then start the application
+#                                (with a local demo XNAT and sample subjects when no server is configured)
+#   ./dev.sh test [pytest args]  install everything, then run the test suite under Xvfb with a private
+#                                Secret Service keyring (the command CI runs)
+# Other sub-commands: setup (install only), server (the local XNAT with sample data), bench, lint.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${FSXNAT_VENV:-.venv}
+PY="$VENV/bin/python"
+
+# Runtime libraries of Qt (offscreen + xcb), Xvfb, and a Secret Service for the keyring tests
+# (reference/platform.md, "Recommended CI steps").
+APT_PKGS="libglib2.0-0 libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libxkbcommon0
+  libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
+  libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1
+  libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth dbus gnome-keyring"
+
+install_apt() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0
+  local missing=() p
+  for p in $APT_PKGS "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_python() {
+  if [ ! -x "$PY" ]; then
+    python3 -m venv "$VENV"
+  fi
+  "$PY" -m pip install -q --upgrade pip 2>/dev/null
+  "$PY" -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+  "$PY" -c "import fsxnat_gui, PySide6, pyxnat, keyring" # fail loudly if the install did not work
+  # pyxnat pulls in the obsolete PyPI 'pathlib' backport, which blocks PyInstaller (pyxnat.md §0).
+  "$PY" -m pip uninstall -y -q pathlib >/dev/null 2>&1 || true
+}
+
+setup() {
+  install_apt "$@"
+  install_python
+}
+
+cmd=${1:-run}
+shift || true
+case "$cmd" in
+  setup)
+    setup
+    ;;
+  run)
+    setup
+    exec "$VENV/bin/fsxnat-gui" "$@"
+    ;;
+  server)
+    setup
+    exec "$PY" -m fsxnat_gui.localxnat --demo "$@"
+    ;;
+  test)
+    setup
+    export QT_QPA_PLATFORM=xcb
+    rc=0
+    xvfb-run -a -s "-screen 0 1280x1024x24" tools/with_secret_service.sh \
+      "$PY" -m pytest -p no:cacheprovider "$@" || rc=$?
+    case $rc in
+      0) echo "pytest exited 0" ;;
+      5) echo "pytest collected no test: failing" >&2; exit 1 ;;
+      *) echo "pytest exited $rc: failing" >&2; exit "$rc" ;;
+    esac
+    ;;
+  bench)
+    setup
+    exec "$PY" benchmarks/run_all.py "$@"
+    ;;
+  lint)
+    setup
+    exec "$VENV/bin/ruff" check .
+    ;;
+  *)
+    echo "usage: ./dev.sh run|test|setup|server|bench|lint [args]" >&2
+    exit 2
+    ;;
+esac

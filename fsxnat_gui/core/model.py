@@ -1,0 +1,210 @@
+"""Plain data shared by the scanner, the planner, the archiver, the runner, the CLI and the GUI.
+
+Everything here is immutable and Qt-free. Long operations in the core are generators that
+yield the events defined at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class EntryKind(Enum):
+    """What an entry of a SUBJECTS_DIR is (freesurfer.md, "Subject detection rules")."""
+
+    SUBJECT = "subject"  # a recon-all subject folder
+    TEMPLATE = "template"  # fsaverage*, *_average, copied templates
+    LINKED = "linked"  # a symlinked entry (e.g. fsaverage -> $FREESURFER_HOME/...)
+    FASTSURFER = "fastsurfer"  # FastSurfer output: looks like a subject, is not recon-all
+    NOT_SUBJECT = "not-subject"  # files, hidden entries, utility folders, other folders
+
+
+class RunState(Enum):
+    """How far recon-all got in a subject. Only DONE is eligible for import."""
+
+    DONE = "done"
+    DONE_PARTIAL = "done-partial"  # recon-all.done exists but required outputs are missing
+    FAILED = "failed"
+    RUNNING = "running"  # IsRunning.* present: running now, or crashed/killed
+    INCOMPLETE = "incomplete"  # never finished (no recon-all.done)
+    NOT_APPLICABLE = "n/a"  # for entries that are not recon-all subjects
+
+
+class LongRole(Enum):
+    CROSS = "cross"
+    BASE = "base"
+    LONG = "long"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One entry of a scanned SUBJECTS_DIR (or one dropped folder)."""
+
+    name: str  # folder name (the key everywhere)
+    path: Path
+    kind: EntryKind
+    state: RunState = RunState.NOT_APPLICABLE
+    reason: str = ""  # why it is in that state / why it cannot be imported, fit for a user
+    version: str | None = None  # FreeSurfer version "7.4.1", from the build stamps
+    version_stamp: str | None = None  # the raw stamp
+    mixed_version: bool = False  # first and latest stamps disagree
+    long_role: LongRole = LongRole.CROSS
+    files: int | None = None  # regular files that will be zipped (None = not measured yet)
+    bytes: int | None = None  # their total size
+    warnings: tuple[str, ...] = ()  # e.g. dangling or outside symlinks, renamed subject
+
+    @property
+    def eligible(self) -> bool:
+        return self.kind is EntryKind.SUBJECT and self.state is RunState.DONE
+
+    @property
+    def suggested_resource(self) -> str:
+        """FREESURFER6, FREESURFER7, ... from the major version; FREESURFER when unknown."""
+        if self.version and (m := re.match(r"(\d+)", self.version)):
+            return f"FREESURFER{m.group(1)}"
+        return "FREESURFER"
+
+
+class OnExisting(Enum):
+    """Policy when the target resource already exists on the server."""
+
+    SKIP = "skip"  # skip when identical (paths, sizes, MD5s where the server has digests), else conflict
+    REPLACE = "replace"  # delete the resource, upload again
+    FAIL = "fail"  # stop: report the subject as failed/conflict
+
+
+class NodeKind(Enum):
+    PROJECT = "project"
+    SUBJECT = "subject"
+    EXPERIMENT = "experiment"
+    RESOURCE = "resource"
+
+
+class NodeStatus(Enum):
+    NEW = "new"  # will be created
+    EXISTS = "exists"  # already on the server, will be used as it is
+    CONFLICT = "conflict"  # exists and differs / policy forbids / label collision
+    INVALID = "invalid"  # a label that XNAT would refuse
+    UNKNOWN = "unknown"  # not compared with the server (offline / not logged in)
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    """A node of the preview tree: project -> subject -> experiment -> resource."""
+
+    kind: NodeKind
+    label: str
+    status: NodeStatus
+    detail: str = ""  # e.g. "exists: 341 files, 330.2 MB" or the reason of a conflict
+    source: str | None = None  # local subject folder name for subject/experiment/resource nodes
+    children: tuple[PlanNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how subjects go. Labels may use {subject} (the sanitised subject label)."""
+
+    project: str
+    experiment_template: str = "{subject}_MR1"
+    resource: str = "FREESURFER7"
+    on_existing: OnExisting = OnExisting.SKIP
+    create_project: bool = False
+    resource_format: str | None = None
+    resource_content: str | None = None
+    resource_tags: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One subject of an import plan with its resolved XNAT labels."""
+
+    subject: Subject
+    subject_label: str
+    experiment_label: str
+    resource_label: str
+    problems: tuple[str, ...] = ()  # invalid/colliding labels: the item cannot run until fixed
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    target: Target
+    items: tuple[PlanItem, ...]
+    tree: PlanNode | None = None  # filled by the server comparison
+
+    @property
+    def ok(self) -> bool:
+        return all(i.ok for i in self.items)
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str  # path inside the resource, "/"-separated, starting with the subject folder name
+    size: int
+    md5: str
+
+
+class Stage(Enum):
+    SCANNING = "scanning"
+    CHECKING = "checking"  # comparing with the server
+    ZIPPING = "zipping"
+    UPLOADING = "uploading"
+    PROCESSING = "server processing"  # bytes sent, server extracting/cataloguing
+    VERIFYING = "verifying"
+    RETRYING = "retrying"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A throttled progress event. done/total are bytes (or files while scanning)."""
+
+    stage: Stage
+    item: str  # subject folder name, "" for the whole run
+    done: int
+    total: int
+    speed: float | None = None  # bytes per second
+    eta: float | None = None  # seconds
+    message: str = ""
+
+
+class ResultStatus(Enum):
+    IMPORTED = "imported"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class SubjectResult:
+    """The outcome of one subject: reported "imported" only after the server's list matched."""
+
+    subject: str  # folder name
+    status: ResultStatus
+    verified: bool
+    files: int = 0
+    bytes: int = 0
+    experiment_uri: str = ""
+    resource_uri: str = ""
+    error: str = ""  # user-facing reason when not imported
+    detail: str = ""  # e.g. "skipped: identical resource already on the server"
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunReport:
+    server: str
+    project: str
+    started: str  # ISO 8601
+    finished: str
+    results: tuple[SubjectResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED) for r in self.results)
