@@ -208,3 +208,55 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(r.status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED) for r in self.results)
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A regular file of a subject as it will be zipped (symlinks inside the subject resolved)."""
+
+    arcname: str  # "<subject folder>/mri/T1.mgz": the path inside the zip and the resource
+    path: Path  # where to read it
+    size: int
+
+
+# --- what the XNAT adapter returns ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    user: str
+    version: str  # from /xapi/siteConfig/buildInfo, "" when the server does not say
+
+
+@dataclass(frozen=True)
+class AliasToken:
+    alias: str
+    secret: str
+    expires: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class RemoteExperiment:
+    id: str  # accession id, e.g. XNAT_E00001
+    label: str
+    subject_id: str
+    project: str
+
+
+@dataclass(frozen=True)
+class RemoteResource:
+    label: str
+    id: str  # xnat_abstractresource_id
+    file_count: int | None  # None when the server has no statistics yet
+    file_size: int | None
+    format: str = ""
+    content: str = ""
+    tags: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str  # path inside the resource, e.g. "bert/mri/T1.mgz"
+    size: int
+    digest: str = ""  # MD5 hex; "" when the server keeps no checksums
