@@ -189,7 +189,8 @@ class SubjectResult:
     status: ResultStatus
     verified: bool
     files: int = 0
-    bytes: int = 0
+    bytes: int = 0  # local bytes of the subject's files
+    uploaded_bytes: int = 0  # bytes sent to the server (the zip, every attempt counted)
     experiment_uri: str = ""
     resource_uri: str = ""
     error: str = ""  # user-facing reason when not imported
