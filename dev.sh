@@ -75,7 +75,7 @@ case "$cmd" in
     esac
     ;;
   bench)
-    setup
+    setup zip
     exec "$PY" benchmarks/run_all.py "$@"
     ;;
   lint)
