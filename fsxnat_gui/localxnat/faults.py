@@ -1,0 +1,137 @@
+"""Fault injection and request recording for the local XNAT server.
+
+Tests create a `Faults`, pass it to `serve(...)` and mutate it while the server runs. Nothing
+is injected unless a rule was added. See the package docstring for the fault kinds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+KINDS = frozenset(
+    {
+        "error_500_after_body",
+        "drop_mid_upload",
+        "timeout_504_after_store",
+        "partial_store",
+        "expire_sessions",
+        "slow",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the server saw it. `status` is None when the connection was dropped."""
+
+    method: str
+    path: str
+    query: str
+    status: int | None
+    user: str | None
+
+
+@dataclass
+class FaultRule:
+    """Fire `kind` on matching requests number `nth` .. `nth + count - 1` (1-based)."""
+
+    kind: str
+    method: str | None = None
+    path_regex: str | None = None
+    nth: int = 1
+    count: int = 1
+    delay: float = 0.0
+    fraction: float = 0.5
+    seen: int = 0
+    fired: int = 0
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method:
+            return False
+        return self._pattern is None or self._pattern.search(path) is not None
+
+
+class Faults:
+    """Thread-safe set of fault rules plus a log of every request served.
+
+    `add(kind, method=None, path_regex=None, nth=1, count=1, delay=0.0, fraction=0.5)`:
+    the Nth request matching `method` (any if None) and `path_regex` (searched in the URL
+    path, any if None) and the `count - 1` matching requests after it get the fault.
+    `count=0` means every matching request from the Nth on. `delay` is the sleep of
+    `slow`; `fraction` is the share of the body read by `drop_mid_upload` and the share of
+    archive entries kept by `partial_store`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[FaultRule] = []
+        self._requests: list[RequestRecord] = []
+
+    def add(
+        self,
+        kind: str,
+        *,
+        method: str | None = None,
+        path_regex: str | None = None,
+        nth: int = 1,
+        count: int = 1,
+        delay: float = 0.0,
+        fraction: float = 0.5,
+    ) -> FaultRule:
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(KINDS)}")
+        if nth < 1 or count < 0:
+            raise ValueError("nth must be >= 1 and count >= 0")
+        rule = FaultRule(
+            kind=kind,
+            method=method,
+            path_regex=path_regex,
+            nth=nth,
+            count=count,
+            delay=delay,
+            fraction=fraction,
+            _pattern=re.compile(path_regex) if path_regex else None,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        """Remove every rule (the request log is kept)."""
+        with self._lock:
+            self._rules.clear()
+
+    def take(self, method: str, path: str) -> list[FaultRule]:
+        """Count this request against every rule; return the rules that fire for it."""
+        fired = []
+        with self._lock:
+            for rule in self._rules:
+                if not rule.matches(method, path):
+                    continue
+                rule.seen += 1
+                if rule.seen >= rule.nth and (rule.count == 0 or rule.fired < rule.count):
+                    rule.fired += 1
+                    fired.append(rule)
+        for rule in fired:
+            log.info("fault %s fires on %s %s", rule.kind, method, path)
+        return fired
+
+    def record(self, entry: RequestRecord) -> None:
+        with self._lock:
+            self._requests.append(entry)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the request log, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
