@@ -5,8 +5,15 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import socket
-from collections.abc import Generator
+import struct
+import threading
+import time
+import zipfile
+import zlib
+from collections import namedtuple
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,10 +21,16 @@ import pytest
 
 from fsxnat_gui.core import archive
 from fsxnat_gui.core.archive import (
+    ArchiveResult,
+    free_space_for,
+    is_stored,
+    local_manifest,
+    needs_zip64,
     walk_subject,
+    zip_subject,
 )
-from fsxnat_gui.core.errors import ArchiveError
-from fsxnat_gui.core.model import Progress
+from fsxnat_gui.core.errors import ArchiveError, Cancelled
+from fsxnat_gui.core.model import ManifestEntry, Progress, Stage
 
 T = TypeVar("T")
 
@@ -55,6 +68,12 @@ def run(gen: Generator[Progress, None, T]) -> tuple[list[Progress], T]:
             events.append(next(gen))
         except StopIteration as stop:
             return events, stop.value
+
+
+def drive(gen: Generator[Progress, None, object], on_event: Callable[[Progress], None]) -> None:
+    """Run a generator to its end, calling `on_event` for each event (to mutate or cancel)."""
+    for event in gen:
+        on_event(event)
 
 
 def md5(data: bytes) -> str:
@@ -184,3 +203,347 @@ def test_walk_unreadable_folder_is_an_archive_error(
 def test_walk_missing_subject_is_an_archive_error(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="Cannot read the subject folder"):
         walk_subject(tmp_path / "nope")
+
+
+# --- zip_subject -----------------------------------------------------------------------------
+
+
+def zip_tree(tmp_path: Path, subject: Path, **kwargs: int) -> tuple[list[Progress], ArchiveResult]:
+    return run(zip_subject(subject, tmp_path / "out" / "bert.zip", threading.Event(), **kwargs))
+
+
+@pytest.fixture
+def outdir(tmp_path: Path) -> Path:
+    (tmp_path / "out").mkdir()
+    return tmp_path / "out"
+
+
+def test_zip_has_one_top_folder_sorted_entries_each_file_once(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    (subject / "surf/lh.pial").symlink_to("lh.pial.T1")
+    _, result = zip_tree(tmp_path, subject)
+    assert result.path == outdir / "bert.zip"
+    assert result.zip_bytes == result.path.stat().st_size
+    expected = {**FILES, "surf/lh.pial": FILES["surf/lh.pial.T1"]}
+    with zipfile.ZipFile(result.path) as zf:
+        names = zf.namelist()
+        assert names == sorted(f"bert/{rel}" for rel in expected)  # files only, no folders
+        for rel, data in expected.items():
+            assert zf.read(f"bert/{rel}") == data
+        assert zf.testzip() is None
+        for info in zf.infolist():
+            assert info.external_attr >> 16 == 0o100644
+            assert info.create_system == 3
+            assert not info.flag_bits & 0x800  # ASCII names: no UTF-8 flag needed
+
+
+def test_zip_stores_compressed_formats_and_deflates_the_rest_at_level_1(
+    tmp_path: Path, outdir: Path
+) -> None:
+    subject = make_tree(tmp_path)
+    _, result = zip_tree(tmp_path, subject)
+    with zipfile.ZipFile(result.path) as zf:
+        for info in zf.infolist():
+            rel = info.filename.removeprefix("bert/")
+            stored = rel.endswith((".mgz", ".m3z", ".png")) or not FILES[rel]
+            assert info.compress_type == (zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+            if not stored:
+                level1 = zlib.compressobj(1, zlib.DEFLATED, -15)
+                size = len(level1.compress(FILES[rel]) + level1.flush())
+                assert info.compress_size == size, rel
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("bert/mri/T1.mgz", True),
+        ("bert/mri/transforms/talairach.m3z", True),
+        ("bert/mri/x.nii.gz", True),
+        ("bert/a.ZIP", True),
+        ("bert/a.tar.bz2", True),
+        ("bert/a.xz", True),
+        ("bert/a.zst", True),
+        ("bert/qc/snap.JPG", True),
+        ("bert/qc/snap.gif", True),
+        ("bert/surf/lh.pial", False),
+        ("bert/surf/lh.w-g.pct.mgh", False),
+        ("bert/scripts/recon-all.log", False),
+        ("bert/.gz", False),
+        ("bert/mgz", False),
+    ],
+)
+def test_is_stored(name: str, stored: bool) -> None:
+    assert is_stored(name) is stored
+
+
+def test_manifest_matches_hashlib_and_what_zipfile_reads_back(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    _, result = zip_tree(tmp_path, subject)
+    assert result.manifest == tuple(
+        ManifestEntry(f"bert/{rel}", len(data), md5(data)) for rel, data in sorted(FILES.items())
+    )
+    with zipfile.ZipFile(result.path) as zf:
+        for entry in result.manifest:
+            data = zf.read(entry.path)
+            assert (len(data), md5(data)) == (entry.size, entry.md5)
+            assert zf.getinfo(entry.path).file_size == entry.size
+
+
+def test_zip_keeps_mtimes_and_clamps_them_to_the_zip_range(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    os.utime(subject / "stats/aseg.stats", (0, 0))  # 1970: before the zip epoch
+    stamp = 1_700_000_000  # 2023-11-14
+    os.utime(subject / "surf/lh.white", (stamp, stamp))
+    _, result = zip_tree(tmp_path, subject)
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.getinfo("bert/stats/aseg.stats").date_time == (1980, 1, 1, 0, 0, 0)
+        local = time.localtime(stamp)
+        assert zf.getinfo("bert/surf/lh.white").date_time[:5] == tuple(local[:5])
+
+
+def test_zip_skips_links_with_the_walk_warnings(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    (subject / "surf/lh.pial").symlink_to("/elsewhere/lh.pial")
+    (subject / "surf/rh.pial").symlink_to("rh.pial.T1")
+    (subject / "mri/surf").symlink_to("../surf")
+    _, result = zip_tree(tmp_path, subject)
+    assert sorted(result.warnings) == [
+        "mri/surf is a link to the folder ../surf: not included",
+        "surf/lh.pial is a link to /elsewhere/lh.pial, an absolute path: not included",
+        "surf/rh.pial is a link to rh.pial.T1, which does not exist: not included",
+    ]
+    with zipfile.ZipFile(result.path) as zf:
+        assert len(zf.namelist()) == len(FILES)
+        assert "bert/surf/lh.pial" not in zf.namelist()
+        assert not any(n.startswith("bert/mri/surf/") for n in zf.namelist())
+
+
+def test_zip_round_trips_utf8_names(tmp_path: Path, outdir: Path) -> None:
+    subject = tmp_path / "sujet_é"
+    (subject / "notes").mkdir(parents=True)
+    (subject / "notes/résumé ü 日本.txt").write_bytes(b"bonjour")
+    (subject / "notes/plain.txt").write_bytes(b"ascii")
+    events, result = run(zip_subject(subject, outdir / "s.zip", threading.Event()))
+    assert events[-1].item == "sujet_é"
+    with zipfile.ZipFile(result.path) as zf:
+        info = zf.getinfo("sujet_é/notes/résumé ü 日本.txt")
+        assert info.flag_bits & 0x800  # the UTF-8 name flag
+        assert zf.getinfo("sujet_é/notes/plain.txt").flag_bits & 0x800
+        assert zf.read(info) == b"bonjour"
+
+
+def test_progress_is_monotonic_and_ends_at_total(
+    tmp_path: Path, outdir: Path, every_chunk: None
+) -> None:
+    subject = make_tree(tmp_path)
+    total = sum(len(d) for d in FILES.values())
+    events, _ = zip_tree(tmp_path, subject)
+    assert len(events) > 3
+    assert {(e.stage, e.item, e.total) for e in events} == {(Stage.ZIPPING, "bert", total)}
+    done = [e.done for e in events]
+    assert done == sorted(done)
+    assert done[0] == 0
+    assert done[-1] == total
+    assert events[-1].eta == 0
+
+
+def test_progress_is_throttled_by_time(
+    tmp_path: Path, outdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "PROGRESS_INTERVAL", 3600.0)
+    subject = make_tree(tmp_path)
+    events, _ = zip_tree(tmp_path, subject)  # only the first and the final events
+    assert [e.done for e in events] == [0, sum(len(d) for d in FILES.values())]
+
+
+def test_total_hint_mismatch_warns_that_the_subject_changed(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    total = sum(len(d) for d in FILES.values())
+    _, same = zip_tree(tmp_path, subject, total_hint=total)
+    assert same.warnings == ()
+    _, changed = zip_tree(tmp_path, subject, total_hint=total + 5_000_000)
+    assert changed.warnings == (
+        f"the subject changed since it was scanned ({(total + 5_000_000) / 1e6:,.1f} MB then, "
+        f"{total / 1e6:,.1f} MB now)",
+    )
+
+
+def test_cancel_mid_zip_raises_and_leaves_no_zip(
+    tmp_path: Path, outdir: Path, every_chunk: None
+) -> None:
+    subject = make_tree(tmp_path)
+    cancel = threading.Event()
+    seen = []
+
+    def on_event(event: Progress) -> None:
+        seen.append(event.done)
+        if event.done > 0:
+            assert (outdir / "bert.zip").exists()
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        drive(zip_subject(subject, outdir / "bert.zip", cancel), on_event)
+    assert 0 < seen[-1] < sum(len(d) for d in FILES.values())
+    assert list(outdir.iterdir()) == []
+
+
+def test_abandoned_generator_deletes_the_half_written_zip(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    gen = zip_subject(subject, outdir / "bert.zip", threading.Event())
+    next(gen)
+    assert (outdir / "bert.zip").exists()
+    gen.close()  # GeneratorExit at the yield
+    assert list(outdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("change", ["grow", "shrink", "delete"])
+def test_file_changing_while_zipping_is_an_error_and_leaves_no_zip(
+    tmp_path: Path, outdir: Path, every_chunk: None, change: str
+) -> None:
+    subject = make_tree(tmp_path)
+    victim = subject / "touch/nu.touch"  # the last file in arcname order
+
+    def on_event(event: Progress) -> None:
+        if event.done > 0 and victim.exists() and victim.stat().st_size == 32:
+            if change == "grow":
+                with victim.open("ab") as f:
+                    f.write(b"more")
+            elif change == "shrink":
+                victim.write_bytes(b"x")
+            else:
+                victim.unlink()
+
+    with pytest.raises(ArchiveError, match=r"bert/touch/nu.touch changed or disappeared"):
+        drive(zip_subject(subject, outdir / "bert.zip", threading.Event()), on_event)
+    assert list(outdir.iterdir()) == []
+
+
+def test_file_growing_during_its_own_read_is_an_error(
+    tmp_path: Path, outdir: Path, every_chunk: None
+) -> None:
+    subject = tmp_path / "bert"
+    subject.mkdir()
+    (subject / "big.bin").write_bytes(os.urandom(3 * archive.CHUNK_SIZE))
+
+    def on_event(event: Progress) -> None:
+        if 0 < event.done < event.total:
+            with (subject / "big.bin").open("ab") as f:
+                f.write(b"appended while being read")
+
+    with pytest.raises(ArchiveError, match=r"bert/big.bin changed or disappeared"):
+        drive(zip_subject(subject, outdir / "bert.zip", threading.Event()), on_event)
+    assert list(outdir.iterdir()) == []
+
+
+def test_disk_full_is_an_archive_error_with_the_temp_folder(
+    tmp_path: Path, outdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subject = make_tree(tmp_path)
+    write = zipfile._ZipWriteFile.write
+
+    def full(self: zipfile._ZipWriteFile, data: bytes) -> int:
+        if self._zinfo.filename == "bert/surf/lh.white":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(self, data)
+
+    monkeypatch.setattr(zipfile._ZipWriteFile, "write", full)
+    with pytest.raises(ArchiveError) as caught:
+        zip_tree(tmp_path, subject)
+    assert str(caught.value) == (
+        f"Not enough disk space in {outdir} for the zip of bert (needs about 1.5 MB). "
+        "Free some space or choose another temporary folder."
+    )
+    assert list(outdir.iterdir()) == []
+
+
+def test_unreadable_file_is_an_archive_error(
+    tmp_path: Path, outdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subject = make_tree(tmp_path)
+    real_open = open
+
+    def denied(path: Path, *args: object, **kwargs: object) -> object:
+        if Path(path) == subject / "stats/aseg.stats":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(archive, "open", denied, raising=False)
+    with pytest.raises(
+        ArchiveError, match=r"^Cannot read bert/stats/aseg.stats: permission denied"
+    ):
+        zip_tree(tmp_path, subject)
+    assert list(outdir.iterdir()) == []
+
+
+def test_needs_zip64_for_entries_near_the_2_gib_limit_and_above() -> None:
+    assert needs_zip64(4 << 30)
+    assert needs_zip64(2 << 30)
+    assert not needs_zip64(100 * 1_000_000)
+    assert not needs_zip64(0)
+
+
+def test_entries_the_helper_picks_get_zip64_headers(
+    tmp_path: Path, outdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "needs_zip64", lambda size: size > 100_000)
+    subject = make_tree(tmp_path)
+    _, result = zip_tree(tmp_path, subject)
+    with zipfile.ZipFile(result.path) as zf, result.path.open("rb") as raw:
+        assert zf.testzip() is None
+        for info in zf.infolist():
+            raw.seek(info.header_offset)
+            header = raw.read(30)
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            extra = raw.read(name_len + extra_len)[name_len:]
+            assert (extra[:2] == b"\x01\x00") is (info.file_size > 100_000), info.filename
+
+
+# --- local_manifest, the realistic sample subject --------------------------------------------
+
+
+def test_local_manifest_equals_the_zip_manifest(tmp_path: Path, outdir: Path) -> None:
+    from fsxnat_gui.samples import make_subject
+
+    subject = make_subject(tmp_path / "subjects", "bert", variant="outside-link")
+    events, manifest = run(local_manifest(subject, threading.Event()))
+    assert {e.stage for e in events} == {Stage.CHECKING}
+    assert events[-1].done == events[-1].total == sum(e.size for e in manifest)
+    _, result = run(zip_subject(subject, outdir / "bert.zip", threading.Event()))
+    assert manifest == result.manifest
+    assert len(manifest) > 60
+    assert any("outside the subject" in w or "absolute" in w for w in result.warnings)
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.namelist() == [e.path for e in manifest]
+        pial = zf.read("bert/surf/rh.pial")
+        assert pial == (subject / "surf/rh.pial.T1").read_bytes()
+
+
+def test_local_manifest_cancel(tmp_path: Path, every_chunk: None) -> None:
+    subject = make_tree(tmp_path)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        run(local_manifest(subject, cancel))
+
+
+# --- free_space_for --------------------------------------------------------------------------
+
+DiskUsage = namedtuple("DiskUsage", "total used free")
+
+
+def test_free_space_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda _: DiskUsage(10**10, 10**10 - 5 * 10**8, 5 * 10**8)
+    )
+    free_space_for(tmp_path, 5 * 10**8)
+    with pytest.raises(ArchiveError) as caught:
+        free_space_for(tmp_path, 700 * 10**6)
+    assert str(caught.value) == (
+        f"Not enough disk space in {tmp_path}: the zip needs about 700.0 MB and only 500.0 MB "
+        "are free. Free some space or choose another temporary folder."
+    )
+
+
+def test_free_space_for_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match="Cannot use the temporary folder"):
+        free_space_for(tmp_path / "missing", 1)
