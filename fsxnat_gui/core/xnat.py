@@ -74,6 +74,7 @@ _OK_OR_REFUSED = frozenset((*_OK, 400, 417, 422, *range(500, 600)))
 _MAX_MESSAGE = 300  # characters of a server message quoted in an error
 _PROGRESS_INTERVAL = 0.05  # seconds between on_bytes calls (at most ~20 per second)
 _H3 = re.compile(r"<h3[^>]*>(.*?)</h3>", re.IGNORECASE | re.DOTALL)
+_TOMCAT_MESSAGE = re.compile(r"<p><b>Message</b>(.*?)</p>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _LOGGED_IN = re.compile(r"User '([^']+)' is logged in")
 _FILE_IN_URI = re.compile(r"/resources/[^/]+/files/(.+)$")
@@ -103,8 +104,8 @@ def _sentence(text: str) -> str:
 def _server_message(response: requests.Response) -> str:
     """The server's own explanation: the Restlet `<h3>`, or a short plain-text body, else ""."""
     text = response.text or ""
-    match = _H3.search(text)
-    if match:
+    match = _TOMCAT_MESSAGE.search(text) or _H3.search(text)
+    if match and not match.group(1).strip().startswith("Apache Tomcat"):
         message = _TAG.sub("", match.group(1))
     elif "<" not in text and len(text) <= _MAX_MESSAGE:
         message = text
@@ -473,9 +474,10 @@ class XnatClient:
         if status == 409:
             return Conflict(_sentence(f"XNAT refused to {what} because of a conflict{detail}"), 409)
         if status >= 500:
+            said = f" (it said: {message.rstrip('.')})" if message else ""
             return ServerError(
-                _sentence(f"The XNAT server failed (HTTP {status}) while trying to {what}{detail}")
-                + " It may be a temporary problem; try again later.",
+                f"The XNAT server failed (HTTP {status}) while trying to {what}{said}; this may "
+                "be temporary, try again later.",
                 status,
             )
         return XnatError(_sentence(f"XNAT refused to {what} (HTTP {status}){detail}"), status)

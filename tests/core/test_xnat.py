@@ -1,0 +1,600 @@
+"""The strict XNAT adapter.
+
+Two kinds of server:
+- `scripted`: a tiny stdlib HTTP server answering exactly what a test tells it (status mapping,
+  odd bodies, redirects, TLS, timeouts) and recording what it received;
+- `xnat`: the XNAT-compatible local server (tests/conftest.py) for the real workflows.
+
+Every error path also checks that neither str(exc) nor the log holds the password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from fsxnat_gui import USER_AGENT
+from fsxnat_gui.core import errors
+from fsxnat_gui.core.model import ServerInfo
+from fsxnat_gui.core.xnat import XnatClient
+
+PASSWORD = "Pw-that-must-never-leak-42"
+UPLOAD_PATH = "/data/projects/P/experiments/E/resources/R/files/bert.zip"
+
+
+def restlet(message: str) -> str:
+    return (
+        "<html>\n<head>\n   <title>Status page</title>\n</head>\n<body>\n"
+        f'<h3>{message}</h3><p>You can get technical details <a href="x">here</a>.<br>\n'
+        "</p>\n</body>\n</html>\n"
+    )
+
+
+TOMCAT_401 = (
+    '<!doctype html><html lang="en"><head><title>HTTP Status 401 \u2013 Unauthorized</title></head>'
+    "<body><h1>HTTP Status 401 \u2013 Unauthorized</h1><p><b>Message</b> Login attempt failed.</p>"
+    "<h3>Apache Tomcat/9.0.54</h3></body></html>"
+)
+
+
+def assert_clean(exc: BaseException, caplog: pytest.LogCaptureFixture | None = None) -> None:
+    """One sentence for a user: no secret, no header dump, no traceback text."""
+    text = str(exc)
+    assert text.endswith("."), text
+    assert "\n" not in text
+    for forbidden in (PASSWORD, "Authorization", "Basic ", "Cookie", "JSESSIONID", "Traceback"):
+        assert forbidden not in text
+    if caplog is not None:
+        assert PASSWORD not in caplog.text
+        assert "Authorization" not in caplog.text
+
+
+# --- a scripted HTTP server -------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    when_cookie: Reply | None = None  # the answer instead when the request carries a cookie
+
+
+@dataclass
+class Received:
+    method: str
+    target: str  # path and query
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _ScriptedServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.received.append(Received(self.command, self.path, dict(self.headers), body))
+        path = self.path.split("?", 1)[0]
+        reply = self.server.routes.get((self.command, path)) or Reply(404, restlet("Not here."))
+        if reply.when_cookie is not None and "Cookie" in self.headers:
+            reply = reply.when_cookie
+        if reply.delay:
+            time.sleep(reply.delay)
+        data = reply.body.encode()
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+
+class _ScriptedServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
+        self.routes: dict[tuple[str, str], Reply] = {}
+        self.received: list[Received] = []
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # refused TLS handshakes and clients that go away are part of these tests
+
+
+@dataclass
+class Scripted:
+    url: str
+    server: _ScriptedServer
+
+    def route(self, method: str, path: str, reply: Reply) -> None:
+        self.server.routes[(method, path)] = reply
+
+    @property
+    def received(self) -> list[Received]:
+        return self.server.received
+
+    def client(self, **kwargs: object) -> XnatClient:
+        kwargs.setdefault("timeout", (2.0, 5.0))
+        return XnatClient(self.url, "alice", PASSWORD, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _running(tls: ssl.SSLContext | None = None) -> Iterator[Scripted]:
+    server = _ScriptedServer(tls)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    scheme = "https" if tls else "http"
+    try:
+        yield Scripted(f"{scheme}://127.0.0.1:{server.server_address[1]}", server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    with _running() as s:
+        s.route("GET", "/data/auth", Reply(200, "User 'alice' is logged in"))
+        s.route("GET", "/xapi/siteConfig/buildInfo", Reply(200, json.dumps({"version": "1.8.10"})))
+        yield s
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- login, headers, addresses ----------------------------------------------------------------
+
+
+def test_login_checks_auth_and_reads_the_version(scripted: Scripted) -> None:
+    with scripted.client() as client:
+        assert client.login() == ServerInfo(url=scripted.url, user="alice", version="1.8.10")
+    first, second = scripted.received
+    assert (first.method, first.target) == ("GET", "/data/auth")
+    assert (second.method, second.target) == ("GET", "/xapi/siteConfig/buildInfo")
+    for request in scripted.received:
+        assert request.headers["User-Agent"] == USER_AGENT
+        assert request.headers["Authorization"].startswith("Basic ")
+    assert not any(r.target.startswith("/REST") for r in scripted.received)
+
+
+def test_login_without_build_info_has_an_empty_version(scripted: Scripted) -> None:
+    del scripted.server.routes[("GET", "/xapi/siteConfig/buildInfo")]
+    with scripted.client() as client:
+        assert client.login().version == ""
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, "<html><body>Please log in: Login.vm</body></html>"),
+        Reply(200, "nothing useful"),
+    ],
+)
+def test_login_that_is_not_confirmed_is_an_auth_error(
+    scripted: Scripted, reply: Reply, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted.route("GET", "/data/auth", reply)
+    with scripted.client() as client, pytest.raises(errors.AuthError) as info:
+        client.login()
+    assert_clean(info.value, caplog)
+
+
+def test_url_is_normalised_and_repr_hides_the_secret() -> None:
+    client = XnatClient(f"  https://alice:{PASSWORD}@xnat.example.org/xnat/  ", "alice", PASSWORD)
+    with client:
+        assert client.url == "https://xnat.example.org/xnat"
+        assert PASSWORD not in repr(client)
+        assert client.experiment_uri("P", "E1") == "/data/projects/P/experiments/E1"
+        assert client.experiment_web_url("P", "E1") == (
+            "https://xnat.example.org/xnat/data/projects/P/experiments/E1?format=html"
+        )
+
+
+# --- status codes and bodies ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected", "fragment"),
+    [
+        (Reply(401, TOMCAT_401), errors.AuthError, "rejected the user name or password/token"),
+        (  # well-formed XML error body: pyxnat 1.6.4 dies with UnboundLocalError on it
+            Reply(401, '<?xml version="1.0"?><html><body><h3>Denied</h3></body></html>'),
+            errors.AuthError,
+            "rejected the user name",
+        ),
+        (
+            Reply(403, restlet("User alice doesn't have permission to edit the project P")),
+            errors.PermissionDenied,
+            "doesn't have permission to edit the project P",
+        ),
+        (Reply(403, ""), errors.PermissionDenied, "ask the project owner"),
+        (Reply(404, restlet("Unable to find it.")), errors.NotFound, "Unable to find it"),
+        (Reply(409, restlet("Already assigned.")), errors.Conflict, "Already assigned"),
+        (Reply(500, restlet("Boom &amp; <b>bang</b>")), errors.ServerError, "Boom & bang"),
+        (Reply(502, ""), errors.ServerError, "HTTP 502"),
+        (Reply(504, "<html><body>Gateway Time-out</body></html>"), errors.ServerError, "504"),
+        (Reply(418, restlet("x" * 2000)), errors.XnatError, "HTTP 418"),
+    ],
+)
+def test_statuses_map_to_typed_errors_with_one_clean_sentence(
+    scripted: Scripted,
+    reply: Reply,
+    expected: type[errors.XnatError],
+    fragment: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    scripted.route("GET", "/data/projects", reply)
+    with scripted.client() as client, pytest.raises(errors.XnatError) as info:
+        client.list_projects()
+    assert type(info.value) is expected
+    assert info.value.status == reply.status
+    assert fragment in str(info.value)
+    assert len(str(info.value)) < 500
+    assert info.value.transient == (reply.status >= 500)
+    assert_clean(info.value, caplog)
+
+
+def test_project_exists_reads_only_a_404_as_missing(
+    scripted: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    with scripted.client() as client:
+        assert client.project_exists("NOPE") is False
+        scripted.route("GET", "/data/projects/P", Reply(200, '{"items": []}'))
+        assert client.project_exists("P") is True
+        scripted.route("GET", "/data/projects/P", Reply(500, restlet("Database down.")))
+        with pytest.raises(errors.ServerError) as info:
+            client.project_exists("P")
+        assert_clean(info.value, caplog)
+        scripted.route("GET", "/data/projects/P", Reply(401, TOMCAT_401))
+        with pytest.raises(errors.AuthError):
+            client.project_exists("P")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("<!DOCTYPE html><html><title>XNAT Login</title></html>", errors.AuthError),
+        ("<html><body>Welcome to our web site</body></html>", errors.ServerError),
+        ("not json at all", errors.ServerError),
+        ('{"ResultSet": {"no": "rows"}}', errors.ServerError),
+    ],
+)
+def test_a_2xx_that_is_not_a_listing_is_never_read_as_empty(
+    scripted: Scripted, body: str, expected: type[errors.XnatError]
+) -> None:
+    scripted.route("GET", "/data/projects/P/subjects", Reply(200, body))
+    with scripted.client() as client, pytest.raises(expected) as info:
+        client.list_subjects("P")
+    assert_clean(info.value)
+
+
+def test_a_401_with_a_stale_cookie_is_retried_once_without_it(
+    scripted: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    scripted.route(
+        "GET", "/data/auth", Reply(200, "User 'alice' is logged in", {"Set-Cookie": "JSESSIONID=A"})
+    )
+    listing = json.dumps({"ResultSet": {"Result": [{"ID": "P1"}]}})
+    scripted.route(
+        "GET",
+        "/data/projects",
+        Reply(200, listing, {"Set-Cookie": "JSESSIONID=B"}, when_cookie=Reply(401, TOMCAT_401)),
+    )
+    with scripted.client() as client:
+        client.login()
+        assert client.list_projects() == ["P1"]
+    projects = [r for r in scripted.received if r.target.startswith("/data/projects")]
+    assert ["Cookie" in r.headers for r in projects] == [True, False]
+    assert all(r.headers["Authorization"].startswith("Basic ") for r in projects)
+    assert "logging in again" in caplog.text
+    assert "expired and was renewed" in caplog.text
+
+
+def test_a_redirect_is_an_error_and_an_upload_is_never_replayed_as_get(
+    scripted: Scripted, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted.route(
+        "POST",
+        UPLOAD_PATH,
+        Reply(302, "", {"Location": "https://xnat.example.org" + UPLOAD_PATH}),
+    )
+    zip_path = tmp_path / "bert.zip"
+    zip_path.write_bytes(b"PK\x05\x06" + bytes(18))
+    with scripted.client() as client, pytest.raises(errors.XnatError) as info:
+        client.upload_zip("P", "E", "R", zip_path)
+    assert "https://xnat.example.org" in str(info.value)
+    assert [r.method for r in scripted.received] == ["POST"]
+    assert_clean(info.value, caplog)
+
+
+# --- the network --------------------------------------------------------------------------------
+
+
+def test_server_down_is_a_network_error_naming_the_host(caplog: pytest.LogCaptureFixture) -> None:
+    port = _closed_port()
+    client = XnatClient(f"http://127.0.0.1:{port}", "alice", PASSWORD)
+    with client, pytest.raises(errors.NetworkError) as info:
+        client.login()
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert "refused" in str(info.value)
+    assert info.value.transient
+    assert_clean(info.value, caplog)
+
+
+@pytest.mark.parametrize("url", ["xnat.example.org", "localhost:8080", "ftp://xnat.example.org"])
+def test_url_without_a_usable_scheme(url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with XnatClient(url, "alice", PASSWORD) as client, pytest.raises(errors.XnatError) as info:
+        client.login()
+    assert "must start with https:// or http://" in str(info.value)
+    assert_clean(info.value, caplog)
+
+
+def test_missing_credentials_send_nothing(scripted: Scripted) -> None:
+    with XnatClient(scripted.url, "alice", "") as client, pytest.raises(errors.AuthError):
+        client.login()
+    assert scripted.received == []
+
+
+def test_a_silent_server_times_out(scripted: Scripted) -> None:
+    scripted.route("GET", "/data/projects", Reply(200, "{}", delay=1.0))
+    with scripted.client(timeout=(2.0, 0.2)) as client:
+        with pytest.raises(errors.NetworkError) as info:
+            client.list_projects()
+        assert "did not answer within 0.2 s" in str(info.value)
+        assert_clean(info.value)
+        assert client.login().user == "alice"  # still usable
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Certs:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A CA and a server certificate for 127.0.0.1, made at test time."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fsxnat test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    paths = Certs(ca=folder / "ca.pem", cert=folder / "server.pem", key=folder / "server.key")
+    paths.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+@pytest.fixture
+def tls_server(certs: Certs) -> Iterator[Scripted]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certs.cert, certs.key)
+    with _running(context) as s:
+        s.route("GET", "/data/auth", Reply(200, "User 'alice' is logged in"))
+        yield s
+
+
+def test_untrusted_certificate_is_a_tls_error_with_advice(
+    tls_server: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    with tls_server.client() as client, pytest.raises(errors.TLSError) as info:
+        client.login()
+    assert "not trusted" in str(info.value)
+    assert "CA bundle" in str(info.value)
+    assert_clean(info.value, caplog)
+
+
+def test_a_ca_bundle_wins_over_the_environment(
+    tls_server: Scripted, certs: Certs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    other_ca = tmp_path / "other.pem"
+    other_ca.write_text("")  # an environment bundle that trusts nothing
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(other_ca))
+    with tls_server.client(verify=str(certs.ca)) as client:
+        assert client.login().user == "alice"
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_verify_false_wins_over_the_environment(
+    tls_server: Scripted, certs: Certs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs.cert))
+    with tls_server.client(verify=False) as client:
+        assert client.login().user == "alice"
+
+
+def test_missing_ca_bundle_file(tls_server: Scripted, tmp_path: Path) -> None:
+    client = tls_server.client(verify=str(tmp_path / "nope.pem"))
+    with client, pytest.raises(errors.TLSError) as info:
+        client.login()
+    assert "does not exist" in str(info.value)
+    assert tls_server.received == []
+
+
+def test_https_on_a_plain_http_port(scripted: Scripted) -> None:
+    url = scripted.url.replace("http://", "https://")
+    client = XnatClient(url, "alice", PASSWORD, timeout=(2.0, 5.0))
+    with client, pytest.raises(errors.TLSError) as info:
+        client.login()
+    assert "http://" in str(info.value)
+    assert_clean(info.value)
+
+
+# --- uploads against the scripted server ----------------------------------------------------------
+
+
+def _zip_like(tmp_path: Path, size: int) -> Path:
+    path = tmp_path / "bert.zip"
+    path.write_bytes(bytes(range(256)) * (size // 256) + bytes(size % 256))
+    return path
+
+
+def test_upload_sends_a_raw_zip_with_content_length(scripted: Scripted, tmp_path: Path) -> None:
+    scripted.route("POST", UPLOAD_PATH, Reply(200, ""))
+    zip_path = _zip_like(tmp_path, 300_000)
+    calls: list[tuple[int, int]] = []
+    with scripted.client() as client:
+        client.upload_zip("P", "E", "R", zip_path, on_bytes=lambda s, t: calls.append((s, t)))
+    (upload,) = scripted.received
+    assert upload.method == "POST"
+    path, query = upload.target.split("?")
+    assert path == UPLOAD_PATH
+    assert sorted(query.split("&")) == ["extract=true", "inbody=true", "overwrite=false"]
+    assert upload.headers["Content-Length"] == "300000"
+    assert upload.headers["Content-Type"] == "application/zip"
+    assert "Transfer-Encoding" not in upload.headers
+    assert upload.body == zip_path.read_bytes()
+    assert calls[-1] == (300_000, 300_000)
+    assert [s for s, _ in calls] == sorted({s for s, _ in calls})
+
+
+def test_upload_of_a_missing_zip_sends_nothing(scripted: Scripted, tmp_path: Path) -> None:
+    with scripted.client() as client:
+        for path in (tmp_path / "missing.zip", tmp_path):
+            with pytest.raises(errors.ArchiveError) as info:
+                client.upload_zip("P", "E", "R", path)
+            assert_clean(info.value)
+    assert scripted.received == []
+
+
+def test_duplicates_answer_is_a_conflict(scripted: Scripted, tmp_path: Path) -> None:
+    body = json.dumps({"duplicates": ["bert/mri/T1.mgz", "bert/mri/aseg.mgz", "bert/x"]})
+    scripted.route("POST", UPLOAD_PATH, Reply(200, body, {"Content-Type": "text/html"}))
+    with scripted.client() as client, pytest.raises(errors.Conflict) as info:
+        client.upload_zip("P", "E", "R", _zip_like(tmp_path, 1000))
+    assert str(info.value).startswith("3 files already exist in resource R;")
+    assert "replace" in str(info.value)
+
+
+# --- pyxnat configuration files -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "does not exist"),
+        ('{"server": "https://x", "user": "alice", "password": "' + PASSWORD, "not valid JSON"),
+        ('["server"]', "JSON object"),
+        ('{"server": "https://x", "password": "' + PASSWORD + '"}', "lacks user"),
+        (
+            '{"server": "https://x", "user": "a", "password": "p", "verify": "/no/ca.pem"}',
+            "does not exist",
+        ),
+        ('{"server": "https://x", "user": "a", "password": "p", "verify": 1}', "verify must"),
+    ],
+)
+def test_from_config_errors(
+    tmp_path: Path, content: str | None, fragment: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "xnat.cfg"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(errors.XnatError) as info:
+        XnatClient.from_config(path)
+    assert fragment in str(info.value)
+    assert_clean(info.value, caplog)
+
+
+def test_from_config_uses_a_ca_path_unlike_pyxnat(
+    tmp_path: Path, tls_server: Scripted, certs: Certs
+) -> None:
+    path = tmp_path / "xnat.cfg"
+    config = {"server": tls_server.url, "user": "alice", "password": PASSWORD}
+    path.write_text(json.dumps({**config, "verify": str(certs.ca)}))
+    with XnatClient.from_config(path) as client:
+        assert client.login().user == "alice"
+    path.write_text(json.dumps({**config, "verify": True}))
+    with XnatClient.from_config(path) as client, pytest.raises(errors.TLSError):
+        client.login()
