@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from fsxnat_gui.core.scan import classify
 from fsxnat_gui.samples import make_demo_subjects_dir, make_subject, make_templates
 
 
@@ -265,3 +266,4 @@ def test_full_subject_size_count_and_compressibility(tmp_path: Path) -> None:
     counts = Counter(p.relative_to(subject).parts[0] for p in files)
     assert counts == {"mri": 50, "surf": 82, "label": 95, "stats": 19, "scripts": 15, "touch": 72}
     assert 0.60 < _deflate1_ratio(files) < 0.80
+    assert classify(subject).eligible

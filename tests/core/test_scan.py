@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fsxnat_gui.core import scan as scan_mod
-from fsxnat_gui.core.errors import Cancelled, ScanError
+from fsxnat_gui.core.errors import ArchiveError, Cancelled, ScanError
 from fsxnat_gui.core.model import EntryKind, LongRole, RunState, Subject
 from fsxnat_gui.core.scan import (
     classify,
@@ -402,3 +402,15 @@ def test_scan_paths_template_only_dir_counts_as_subjects_dir(tmp_path: Path) -> 
     subjects, messages = scan_paths([root])
     assert messages == []
     assert {s.kind for s in subjects} >= {EntryKind.LINKED, EntryKind.TEMPLATE}
+
+
+def test_measure_keeps_scanning_when_a_subject_cannot_be_walked(
+    sd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(path: Path) -> tuple[list[object], list[str]]:
+        raise ArchiveError(f"Cannot read the subject folder {path}: permission denied.")
+
+    monkeypatch.setattr(scan_mod, "walk_subject", unreadable)
+    entry = measure(classify(sd / "v-done"))
+    assert entry.files is None
+    assert entry.warnings[-1].startswith("Cannot read the subject folder ")
