@@ -1,0 +1,70 @@
+"""An inline message strip at the top of the window (no modal box for routine news)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+from fsxnat_gui.gui.icons import icon
+
+
+class Level(Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class MessageBar(QFrame):
+    """Shows one message with an icon, optional action buttons and a close button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setAccessibleName("Message")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self._icon = QLabel()
+        self.text = QLabel()
+        self.text.setObjectName("messageText")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._close = QToolButton()
+        self._close.setObjectName("messageCloseButton")
+        self._close.setIcon(icon("close"))
+        self._close.setAutoRaise(True)
+        self._close.setAccessibleName("Close the message")
+        self._close.clicked.connect(self._on_close_clicked)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(8, 4, 4, 4)
+        self._layout.addWidget(self._icon, 0, Qt.AlignmentFlag.AlignTop)
+        self._layout.addWidget(self.text, 1)
+        self._actions: list[QPushButton] = []
+        self._layout.addWidget(self._close, 0, Qt.AlignmentFlag.AlignTop)
+        self.level: Level | None = None
+        self.setVisible(False)
+
+    def show_message(self, level: Level, text: str, buttons: tuple[QPushButton, ...] = ()) -> None:
+        for old in self._actions:
+            self._layout.removeWidget(old)
+            old.setParent(None)  # type: ignore[call-overload]
+            old.deleteLater()
+        self._actions = list(buttons)
+        for i, button in enumerate(buttons):
+            self._layout.insertWidget(2 + i, button)
+        self.level = level
+        self._icon.setPixmap(icon(level.value).pixmap(20, 20))
+        self.text.setText(text)
+        self.setVisible(True)
+
+    def clear(self) -> None:
+        self.level = None
+        self.text.clear()
+        self.setVisible(False)
+
+    @Slot()
+    def _on_close_clicked(self) -> None:
+        self.clear()

@@ -1,0 +1,451 @@
+"""The transfer queue: an overall bar, one row per subject (phase, bytes, speed, ETA, result)
+and, at the end, a summary with 'Retry failed', 'Open in XNAT' and 'Save report'.
+
+Progress events are buffered and painted by a timer, at most 20 times a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fsxnat_gui.core.model import Progress, ResultStatus, RunReport, Stage, SubjectResult
+from fsxnat_gui.gui import units
+from fsxnat_gui.gui.icons import icon, result_icon_name
+
+Index = QModelIndex | QPersistentModelIndex
+REFRESH_MS = 50  # at most 20 repaints a second
+
+# Share of a subject's progress bar per stage: zipping first, then sending, then the server.
+_STAGE_SPAN = {
+    Stage.SCANNING: (0.0, 0.0),
+    Stage.CHECKING: (0.0, 0.02),
+    Stage.ZIPPING: (0.02, 0.45),
+    Stage.UPLOADING: (0.45, 0.93),
+    Stage.RETRYING: (0.45, 0.93),
+    Stage.PROCESSING: (0.93, 0.97),
+    Stage.VERIFYING: (0.97, 1.0),
+    Stage.DONE: (1.0, 1.0),
+}
+
+_RESULT_WORDS = {
+    ResultStatus.IMPORTED: "imported",
+    ResultStatus.SKIPPED: "skipped",
+    ResultStatus.FAILED: "failed",
+    ResultStatus.CANCELLED: "cancelled",
+}
+
+
+class Column(IntEnum):
+    SUBJECT = 0
+    PHASE = 1
+    PROGRESS = 2
+    BYTES = 3
+    SPEED = 4
+    ETA = 5
+    RESULT = 6
+
+
+_HEADERS = ("Subject", "Phase", "Progress", "Bytes", "Speed", "ETA", "Result")
+
+
+class Role(IntEnum):
+    FRACTION = Qt.ItemDataRole.UserRole + 1  # 0..1 for the progress column
+
+
+@dataclass(frozen=True)
+class Row:
+    subject: str
+    size: int  # local bytes, weighs the subject in the overall bar
+    stage: Stage | None = None
+    done: int = 0
+    total: int = 0
+    speed: float | None = None
+    eta: float | None = None
+    message: str = ""
+    result: SubjectResult | None = None
+
+    @property
+    def fraction(self) -> float:
+        if self.result is not None:
+            return 1.0
+        if self.stage is None:
+            return 0.0
+        start, end = _STAGE_SPAN.get(self.stage, (0.0, 0.0))
+        part = self.done / self.total if self.total > 0 else 0.0
+        return start + (end - start) * min(max(part, 0.0), 1.0)
+
+    @property
+    def phase(self) -> str:
+        if self.result is not None:
+            return "finished"
+        if self.stage is None:
+            return "waiting"
+        return self.message or self.stage.value
+
+
+class ProgressTableModel(QAbstractTableModel):
+    """One row per subject of the running import."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Row] = []
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if (
+            orientation is Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(Column)
+        ):
+            return _HEADERS[section]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == Role.FRACTION:
+            return row.fraction
+        if role == Qt.ItemDataRole.DecorationRole and column is Column.RESULT and row.result:
+            return icon(result_icon_name(row.result.status))
+        if role == Qt.ItemDataRole.DecorationRole and column is Column.SUBJECT:
+            return icon("running") if row.stage and not row.result else None
+        if role == Qt.ItemDataRole.ToolTipRole and row.result is not None:
+            return row.result.error or row.result.detail or None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
+            Column.BYTES,
+            Column.SPEED,
+            Column.ETA,
+        ):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _display(row: Row, column: Column) -> str:
+        if column is Column.SUBJECT:
+            return row.subject
+        if column is Column.PHASE:
+            return row.phase
+        if column is Column.PROGRESS:
+            return f"{round(100 * row.fraction)} %"
+        if column is Column.BYTES:
+            if row.result is not None:
+                return units.size(row.result.uploaded_bytes or row.result.bytes)
+            if row.total:
+                return f"{units.size(row.done)} / {units.size(row.total)}"
+            return units.size(row.size) if row.size else ""
+        if column is Column.SPEED:
+            return "" if row.result else units.speed(row.speed)
+        if column is Column.ETA:
+            return "" if row.result else units.duration(row.eta)
+        if row.result is None:
+            return ""
+        words = _RESULT_WORDS[row.result.status]
+        reason = row.result.error or row.result.detail
+        return f"{words}: {reason}" if reason else words
+
+    # --- contents ------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> list[Row]:
+        return list(self._rows)
+
+    def reset(self, subjects: list[tuple[str, int]]) -> None:
+        self.beginResetModel()
+        self._rows = [Row(name, size) for name, size in subjects]
+        self.endResetModel()
+
+    def update(self, subject: str, **changes: Any) -> None:
+        for i, row in enumerate(self._rows):
+            if row.subject == subject:
+                self._rows[i] = dataclasses.replace(row, **changes)
+                self.dataChanged.emit(self.index(i, 0), self.index(i, len(Column) - 1), [])
+                return
+
+    def results(self) -> list[SubjectResult]:
+        return [r.result for r in self._rows if r.result is not None]
+
+
+class _BarDelegate(QStyledItemDelegate):
+    """Draws the progress column as a small progress bar."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        fraction = index.data(Role.FRACTION)
+        if fraction is None:
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        rect = QRect(option.rect)  # type: ignore[attr-defined]
+        bar.rect = rect.adjusted(2, 3, -2, -3)  # type: ignore[attr-defined]
+        bar.minimum, bar.maximum = 0, 1000  # type: ignore[attr-defined]
+        bar.progress = round(1000 * fraction)  # type: ignore[attr-defined]
+        bar.text = f"{round(100 * fraction)} %"  # type: ignore[attr-defined]
+        bar.textVisible = True  # type: ignore[attr-defined]
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
+        style = option.widget.style() if option.widget else QApplication.style()  # type: ignore[attr-defined]
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class ProgressPanel(QWidget):
+    """The import's progress and result.
+
+    Signals:
+        retry_requested(): 'Retry failed' was clicked
+        open_requested(str): 'Open in XNAT' for this subject folder
+        save_requested(): 'Save report' was clicked
+    """
+
+    retry_requested = Signal()
+    open_requested = Signal(str)
+    save_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pending: dict[str, Progress] = {}
+        self._overall_event: Progress | None = None
+        self._report: RunReport | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+        self.overall = QProgressBar()
+        self.overall.setObjectName("overallProgress")
+        self.overall.setAccessibleName("Overall import progress")
+        self.overall.setRange(0, 1000)
+        self.overall.setValue(0)
+        self.overall.setFormat("%p %")
+        self.overall_label = QLabel("No import yet.")
+        self.overall_label.setObjectName("overallLabel")
+
+        self.model = ProgressTableModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("progressTable")
+        self.table.setAccessibleName("Import progress per subject")
+        self.table.setModel(self.model)
+        self.table.setItemDelegateForColumn(Column.PROGRESS, _BarDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in (
+            (Column.SUBJECT, 150),
+            (Column.PHASE, 130),
+            (Column.PROGRESS, 140),
+            (Column.BYTES, 150),
+            (Column.SPEED, 90),
+            (Column.ETA, 80),
+        ):
+            header.resizeSection(column, width)
+
+        self.summary_icon = QLabel()
+        self.summary = QLabel()
+        self.summary.setObjectName("summaryLabel")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry_button = QPushButton(icon("retry"), "&Retry failed")
+        self.retry_button.setObjectName("retryButton")
+        self.retry_button.setAccessibleName("Retry failed subjects")
+        self.open_button = QPushButton(icon("web"), "Open in &XNAT")
+        self.open_button.setObjectName("openInXnatButton")
+        self.open_button.setAccessibleName("Open the experiment in XNAT in the web browser")
+        self.open_button.setToolTip("Open the selected (or first) imported experiment's page")
+        self.save_button = QPushButton(icon("save"), "&Save report…")
+        self.save_button.setObjectName("saveReportButton")
+        self.save_button.setAccessibleName("Save the import report")
+        self.retry_button.clicked.connect(self.retry_requested)
+        self.save_button.clicked.connect(self.save_requested)
+        self.open_button.clicked.connect(self._on_open_clicked)
+
+        self.summary_bar = QWidget()
+        self.summary_bar.setObjectName("summaryBar")
+        bar = QHBoxLayout(self.summary_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.summary_icon)
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(self.retry_button)
+        bar.addWidget(self.open_button)
+        bar.addWidget(self.save_button)
+        self.summary_bar.setVisible(False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.overall, 1)
+        top.addWidget(self.overall_label, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_bar)
+
+    @property
+    def report(self) -> RunReport | None:
+        return self._report
+
+    def start(self, subjects: list[tuple[str, int]]) -> None:
+        """A new import of these (folder name, bytes) subjects."""
+        self._pending.clear()
+        self._overall_event = None
+        self._report = None
+        self.model.reset(subjects)
+        self.overall.setValue(0)
+        self.overall_label.setText(f"Starting: {len(subjects)} subjects…")
+        self.summary_bar.setVisible(False)
+        self._timer.start()
+
+    def feed(self, event: object) -> None:
+        """A Progress (buffered) or a SubjectResult (shown at once)."""
+        if isinstance(event, Progress):
+            if event.item:
+                self._pending[event.item] = event
+            else:
+                self._overall_event = event
+        elif isinstance(event, SubjectResult):
+            self._pending.pop(event.subject, None)
+            self.model.update(event.subject, result=event, speed=None, eta=None, stage=Stage.DONE)
+
+    def finish(self, report: RunReport | None, note: str = "") -> None:
+        """The import ended: show the summary (from the report, or from the rows seen)."""
+        self._timer.stop()
+        self._flush()
+        self._report = report
+        results = list(report.results) if report else self.model.results()
+        if report is not None:
+            for result in report.results:
+                self.model.update(result.subject, result=result, stage=Stage.DONE)
+        counts = {status: 0 for status in ResultStatus}
+        for result in results:
+            counts[result.status] += 1
+        for row in self.model.rows:
+            if row.result is None:
+                counts[ResultStatus.CANCELLED] += 1
+        parts = [f"{n} {_RESULT_WORDS[s]}" for s, n in counts.items() if n]
+        text = ", ".join(parts) if parts else "Nothing was imported"
+        failed = counts[ResultStatus.FAILED] + counts[ResultStatus.CANCELLED]
+        self.summary.setText(f"<b>{text}.</b> {note}".strip())
+        self.summary_icon.setPixmap(
+            icon(
+                "failed" if counts[ResultStatus.FAILED] else "done" if not failed else "cancelled"
+            ).pixmap(24, 24)
+        )
+        self.retry_button.setEnabled(failed > 0)
+        self.open_button.setEnabled(
+            any(r.experiment_uri and r.status is not ResultStatus.FAILED for r in results)
+        )
+        self.save_button.setEnabled(report is not None)
+        self.summary_bar.setVisible(True)
+        done = sum(1 for r in results if r.status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED))
+        self.overall_label.setText(f"Finished: {done} of {self.model.rowCount()} subjects in XNAT.")
+
+    def failed_subjects(self) -> list[str]:
+        return [
+            r.subject
+            for r in self.model.rows
+            if r.result is None or r.result.status in (ResultStatus.FAILED, ResultStatus.CANCELLED)
+        ]
+
+    @Slot()
+    def _on_timer_timeout(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        for name, event in self._pending.items():
+            self.model.update(
+                name,
+                stage=event.stage,
+                done=event.done,
+                total=event.total,
+                speed=event.speed,
+                eta=event.eta,
+                message=event.message,
+            )
+        self._pending.clear()
+        self._update_overall()
+
+    def _update_overall(self) -> None:
+        rows = self.model.rows
+        if not rows:
+            return
+        event = self._overall_event
+        if event is not None and event.total > 0:
+            fraction = event.done / event.total
+        else:
+            weights = [max(r.size, 1) for r in rows]
+            fraction = sum(r.fraction * w for r, w in zip(rows, weights, strict=True)) / sum(
+                weights
+            )
+        self.overall.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+        finished = sum(1 for r in rows if r.result is not None)
+        total_bytes = sum(r.size for r in rows)
+        active = [r for r in rows if r.result is None and r.stage is not None]
+        parts = [f"{finished} of {len(rows)} subjects"]
+        if total_bytes:
+            parts.append(f"{units.size(fraction * total_bytes)} of {units.size(total_bytes)}")
+        speed = event.speed if event and event.speed else (active[0].speed if active else None)
+        if speed:
+            parts.append(units.speed(speed))
+            eta = event.eta if event and event.eta else (1 - fraction) * total_bytes / speed
+            parts.append(f"about {units.duration(eta)} left")
+        self.overall_label.setText(" · ".join(parts))
+
+    @Slot()
+    def _on_open_clicked(self) -> None:
+        rows = self.model.rows
+        selected = self.table.selectionModel().selectedRows()
+        order = [rows[i.row()] for i in selected] + rows
+        for row in order:
+            if (
+                row.result
+                and row.result.experiment_uri
+                and row.result.status is not (ResultStatus.FAILED)
+            ):
+                self.open_requested.emit(row.subject)
+                return

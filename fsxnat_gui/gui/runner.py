@@ -1,0 +1,229 @@
+"""The one long-lived worker thread of a window (STYLE.md §3.3) and a small queue in front of it.
+
+`JobRunner` runs one generator at a time in its worker thread and relays what the generator
+yields as `progress`. `JobQueue` feeds it jobs one after the other: scans, server queries and the
+import all share the thread, a job submitted while another runs waits, and a newer job with the
+same name replaces a queued (or cancels a running) older one, so only the freshest preview or
+scan is computed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from fsxnat_gui.core.errors import Cancelled
+
+log = logging.getLogger(__name__)
+
+StepsFactory = Callable[[threading.Event], Iterator[object]]
+
+
+class _Worker(QObject):
+    """Lives in the worker thread. Widgets never connect to it: use `JobRunner`."""
+
+    progress = Signal(object)
+    succeeded = Signal()
+    cancelled = Signal()
+    failed = Signal(object)
+    done = Signal()
+
+    @Slot(object, object)
+    def run(self, make_steps: StepsFactory, cancel: threading.Event) -> None:
+        try:
+            for step in make_steps(cancel):
+                self.progress.emit(step)
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as exc:  # noqa: BLE001 - handed to the GUI, which logs it
+            self.failed.emit(exc)
+        else:
+            self.succeeded.emit()
+        finally:
+            self.done.emit()
+
+
+class JobRunner(QObject):
+    """Runs one job at a time in a worker thread that lives as long as the runner.
+
+    Signals (all emitted in the GUI thread):
+        progress(object): whatever the job's generator yielded
+        succeeded(): the generator ended normally
+        cancelled(): the generator raised `Cancelled`
+        failed(object): the generator raised this exception
+        finished(): after any of the three above
+    """
+
+    progress = Signal(object)
+    succeeded = Signal()
+    cancelled = Signal()
+    failed = Signal(object)
+    finished = Signal()
+    _run_requested = Signal(object, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cancel, self._running = threading.Event(), False
+        self._thread = QThread()
+        self._thread.setObjectName("fsxnat-worker")
+        self._worker = _Worker()
+        self._worker.moveToThread(self._thread)
+        self._run_requested.connect(self._worker.run)
+        self._worker.progress.connect(self.progress)
+        self._worker.succeeded.connect(self.succeeded)
+        self._worker.cancelled.connect(self.cancelled)
+        self._worker.failed.connect(self.failed)
+        self._worker.done.connect(self._on_done)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self, make_steps: StepsFactory) -> None:
+        if self._running:
+            raise RuntimeError("a job is already running")
+        self._running, self._cancel = True, threading.Event()
+        self._run_requested.emit(make_steps, self._cancel)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        self._cancel.set()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+    @Slot()
+    def _on_done(self) -> None:
+        self._running = False
+        self.finished.emit()
+
+
+@dataclass(eq=False)
+class Job:
+    """A unit of background work with GUI-thread callbacks.
+
+    `name` groups jobs of one kind ("scan", "preview", "import"...): submitting a job cancels a
+    running job of the same name and replaces a queued one, unless `supersede` is False.
+    """
+
+    name: str
+    make_steps: StepsFactory
+    on_start: Callable[[], None] | None = None
+    on_step: Callable[[object], None] | None = None
+    on_success: Callable[[], None] | None = None
+    on_failure: Callable[[BaseException], None] | None = None
+    on_cancel: Callable[[], None] | None = None
+    on_finish: Callable[[], None] | None = None
+    supersede: bool = True
+
+
+class JobQueue(QObject):
+    """Feeds a `JobRunner` one `Job` at a time, in submission order.
+
+    Signals:
+        job_started(str): a job of that name started in the worker
+        job_finished(str): it ended (whatever the outcome), after its callbacks ran
+        idle(): nothing runs and nothing waits
+    """
+
+    job_started = Signal(str)
+    job_finished = Signal(str)
+    idle = Signal()
+
+    def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self._queue: list[Job] = []
+        self._current: Job | None = None
+        self._closed = False
+        runner.progress.connect(self._on_runner_progress)
+        runner.succeeded.connect(self._on_runner_succeeded)
+        runner.failed.connect(self._on_runner_failed)
+        runner.cancelled.connect(self._on_runner_cancelled)
+        runner.finished.connect(self._on_runner_finished)
+
+    @property
+    def runner(self) -> JobRunner:
+        return self._runner
+
+    @property
+    def current(self) -> str | None:
+        return self._current.name if self._current else None
+
+    def busy(self, name: str | None = None) -> bool:
+        """True when a job (of `name`, if given) runs or waits."""
+        jobs = ([self._current] if self._current else []) + self._queue
+        return any(name is None or j.name == name for j in jobs)
+
+    def submit(self, job: Job) -> None:
+        if self._closed:
+            return
+        if job.supersede:
+            self._queue = [j for j in self._queue if j.name != job.name]
+            if self._current is not None and self._current.name == job.name:
+                self._runner.cancel()
+        self._queue.append(job)
+        self._start_next()
+
+    def cancel(self, name: str | None = None) -> None:
+        """Cancel the running job and drop the waiting ones (only those of `name`, if given)."""
+        self._queue = [j for j in self._queue if name is not None and j.name != name]
+        if self._current is not None and (name is None or self._current.name == name):
+            self._runner.cancel()
+
+    def close(self) -> None:
+        """Accept no more jobs and cancel everything (before `JobRunner.shutdown`)."""
+        self._closed = True
+        self.cancel()
+
+    def _start_next(self) -> None:
+        if self._current is not None or self._runner.running or not self._queue:
+            return
+        self._current = self._queue.pop(0)
+        if self._current.on_start:
+            self._current.on_start()
+        self._runner.start(self._current.make_steps)
+        self.job_started.emit(self._current.name)
+
+    @Slot(object)
+    def _on_runner_progress(self, step: object) -> None:
+        if self._current is not None and self._current.on_step:
+            self._current.on_step(step)
+
+    @Slot()
+    def _on_runner_succeeded(self) -> None:
+        if self._current is not None and self._current.on_success:
+            self._current.on_success()
+
+    @Slot(object)
+    def _on_runner_failed(self, exc: BaseException) -> None:
+        if self._current is None:
+            return
+        if self._current.on_failure:
+            self._current.on_failure(exc)
+        else:
+            log.error("%s failed: %s", self._current.name, exc, exc_info=exc)
+
+    @Slot()
+    def _on_runner_cancelled(self) -> None:
+        if self._current is not None and self._current.on_cancel:
+            self._current.on_cancel()
+
+    @Slot()
+    def _on_runner_finished(self) -> None:
+        job, self._current = self._current, None
+        if job is not None:
+            if job.on_finish:
+                job.on_finish()
+            self.job_finished.emit(job.name)
+        if self._closed:
+            return
+        self._start_next()
+        if self._current is None:
+            self.idle.emit()

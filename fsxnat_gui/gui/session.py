@@ -1,0 +1,77 @@
+"""The logged-in session the window keeps in memory, and how a login is put in the keyring.
+
+A remembered login is stored as one keyring entry per user and server (core.credentials). Its
+value is either the password, or, when XNAT issued one, an alias token marked as such, so the
+password itself need not be stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fsxnat_gui.core.xnat import XnatClient
+from fsxnat_gui.gui.settings import ServerProfile
+
+ClientFactory = Callable[[str, str, str, bool | str], XnatClient]
+
+_TOKEN_MARK = "xnat-alias-token"
+
+
+def default_client_factory(url: str, user: str, secret: str, verify: bool | str) -> XnatClient:
+    """A new client (called in the worker thread: one client per thread)."""
+    return XnatClient(url, user, secret, verify=verify)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who the window is logged in as. The secret lives here, in memory, and in jobs' inputs."""
+
+    profile: ServerProfile
+    auth_user: str  # the user name, or the alias of a token
+    secret: str = ""
+    server_version: str = ""
+    remembered: bool = False
+    demo: bool = False
+
+    @property
+    def url(self) -> str:
+        return self.profile.url
+
+    @property
+    def user(self) -> str:
+        return self.profile.user
+
+    def __repr__(self) -> str:  # never show the secret in logs or tracebacks
+        return f"Session({self.user}@{self.url}, demo={self.demo})"
+
+
+def encode_secret(auth_user: str, secret: str, token: bool) -> str:
+    """The value kept in the keyring: the password, or a marked alias token."""
+    if not token:
+        return secret
+    return json.dumps({"type": _TOKEN_MARK, "alias": auth_user, "secret": secret})
+
+
+def decode_secret(user: str, stored: str) -> tuple[str, str]:
+    """(user to authenticate as, secret) from a keyring value written by `encode_secret`."""
+    if stored.startswith("{"):
+        try:
+            data = json.loads(stored)
+        except ValueError:
+            return user, stored
+        if isinstance(data, dict) and data.get("type") == _TOKEN_MARK:
+            return str(data["alias"]), str(data["secret"])
+    return user, stored
+
+
+def read_pyxnat_config(path: Path) -> tuple[str, str, str]:
+    """(server, user, password) of a pyxnat JSON config file; ValueError if it is not one."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), str) for k in ("server", "user", "password")
+    ):
+        raise ValueError("it is not a pyxnat configuration (server, user and password)")
+    return data["server"].rstrip("/"), data["user"], data["password"]
