@@ -505,8 +505,9 @@ class XnatClient:
                 response.status_code,
             ) from None
 
-    def _result_set(self, path: str, what: str) -> list[dict[str, str]]:
-        response = self._request("GET", path, what=what, params={"format": "json"})
+    def _result_set(self, path: str, what: str, columns: str | None = None) -> list[dict[str, str]]:
+        params = {"format": "json", **({"columns": columns} if columns else {})}
+        response = self._request("GET", path, what=what, params=params)
         body = self._json(response, what)
         try:
             rows = body["ResultSet"]["Result"]
@@ -605,18 +606,21 @@ class XnatClient:
 
     def list_experiments(self, project: str) -> dict[str, RemoteExperiment]:
         """Experiment label -> experiment."""
+        # The default columns lack the subject ("xnat:subjectassessordata/id" is the
+        # experiment's own ID), so ask for it by name.
         rows = self._result_set(
-            f"/data/projects/{_seg(project)}/experiments", f"list the experiments of {project}"
+            f"/data/projects/{_seg(project)}/experiments",
+            f"list the experiments of {project}",
+            columns="ID,label,project,subject_ID",
         )
         experiments: dict[str, RemoteExperiment] = {}
         for r in rows:
             if not r.get("label"):
                 continue
-            subject_id = r.get("xnat:subjectassessordata/id") or r.get("subject_ID") or ""
             experiments[r["label"]] = RemoteExperiment(
                 id=r.get("ID", ""),
                 label=r["label"],
-                subject_id=subject_id,
+                subject_id=r.get("subject_ID", ""),
                 project=r.get("project") or project,
             )
         return experiments

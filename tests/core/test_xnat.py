@@ -12,25 +12,32 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import ipaddress
+import itertools
 import json
 import logging
+import random
+import re
 import socket
 import ssl
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fsxnat_gui import USER_AGENT
 from fsxnat_gui.core import errors
-from fsxnat_gui.core.model import ServerInfo
+from fsxnat_gui.core.model import RemoteExperiment, ServerInfo
 from fsxnat_gui.core.xnat import XnatClient
 
+LocalServer = Any  # the `xnat` fixture of tests/conftest.py
 PASSWORD = "Pw-that-must-never-leak-42"
 UPLOAD_PATH = "/data/projects/P/experiments/E/resources/R/files/bert.zip"
 
@@ -598,3 +605,236 @@ def test_from_config_uses_a_ca_path_unlike_pyxnat(
     path.write_text(json.dumps({**config, "verify": True}))
     with XnatClient.from_config(path) as client, pytest.raises(errors.TLSError):
         client.login()
+
+
+# --- against the XNAT-compatible local server -----------------------------------------------------
+
+FILES = {
+    "bert/mri/T1.mgz": b"T1" * 5000,
+    "bert/stats/aseg.stats": b"# aseg\n" * 300,
+    "bert/scripts/recon-all.done": b"done\n",
+    "bert/label/lh cortex#1.label": b"odd name\n",  # quoted in the server's URIs
+}
+
+
+def make_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.fixture
+def owner(xnat: LocalServer) -> Iterator[XnatClient]:
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0)) as client:
+        client.login()
+        yield client
+
+
+@pytest.fixture
+def experiment(owner: XnatClient) -> tuple[str, str]:
+    owner.create_project("P1")
+    owner.ensure_experiment("P1", "bert", "bert_MR1")
+    return "P1", "bert_MR1"
+
+
+def test_login_against_the_local_server(xnat: LocalServer) -> None:
+    with XnatClient(xnat.url, xnat.user, xnat.password) as client:
+        info = client.login()
+    assert (info.url, info.user) == (xnat.url, xnat.user)
+    paths = [r.path for r in xnat.faults.requests]
+    assert paths[0] == "/data/auth"
+    assert not any(p.startswith("/REST") for p in paths)
+
+
+def test_wrong_password_is_an_auth_error(xnat: LocalServer, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    with XnatClient(xnat.url, xnat.user, PASSWORD) as client:
+        with pytest.raises(errors.AuthError) as info:
+            client.login()
+        with pytest.raises(errors.AuthError):
+            client.project_exists("P1")  # never "does not exist"
+    assert xnat.url in str(info.value)
+    assert_clean(info.value, caplog)
+
+
+def test_projects_subjects_and_experiments(owner: XnatClient, xnat: LocalServer) -> None:
+    assert not owner.project_exists("P1")
+    owner.create_project("P1")
+    owner.create_project("P1")  # the owner's re-PUT is a no-op
+    assert owner.project_exists("P1")
+    assert "P1" in owner.list_projects()
+
+    subject_id = owner.ensure_subject("P1", "bert")
+    assert re.fullmatch(r"\w+_S\d{5}", subject_id)
+    assert owner.ensure_subject("P1", "bert") == subject_id
+    assert owner.list_subjects("P1") == {"bert": subject_id}
+
+    experiment_id = owner.ensure_experiment("P1", "bert", "bert_MR1")
+    assert re.fullmatch(r"\w+_E\d{5}", experiment_id)
+    assert owner.ensure_experiment("P1", "bert", "bert_MR1") == experiment_id
+    assert owner.list_experiments("P1") == {
+        "bert_MR1": RemoteExperiment(
+            id=experiment_id, label="bert_MR1", subject_id=subject_id, project="P1"
+        )
+    }
+    # the experiment PUT creates a missing subject
+    other = owner.ensure_experiment("P1", "ernie", "ernie_MR1")
+    assert set(owner.list_subjects("P1")) == {"bert", "ernie"}
+    assert owner.list_experiments("P1")["ernie_MR1"].id == other
+
+
+def test_labels_the_server_refuses_are_named(owner: XnatClient) -> None:
+    owner.create_project("P1")
+    with pytest.raises(errors.XnatError) as info:
+        owner.ensure_experiment("P1", "bert", "bert MR1")
+    assert "'bert MR1'" in str(info.value)
+    assert "space" in str(info.value)
+    assert not info.value.transient
+    with pytest.raises(errors.XnatError) as info:
+        owner.create_project("P 1")
+    assert "project ID 'P 1'" in str(info.value)
+    assert_clean(info.value)
+
+
+def test_a_server_error_is_never_read_as_missing(owner: XnatClient, xnat: LocalServer) -> None:
+    xnat.faults.add("error_500_after_body", method="GET", path_regex=r"^/data/projects/P1$")
+    with pytest.raises(errors.ServerError) as info:
+        owner.project_exists("P1")
+    assert info.value.transient
+    assert_clean(info.value)
+
+
+def test_read_only_user_is_refused_with_the_servers_message(xnat: LocalServer) -> None:
+    with XnatClient(xnat.url, xnat.reader, xnat.reader_password) as reader:
+        reader.login()
+        with pytest.raises(errors.PermissionDenied) as info:
+            reader.create_project("P9")
+    assert_clean(info.value)
+
+
+def test_resources_and_a_verified_upload(
+    owner: XnatClient, experiment: tuple[str, str], tmp_path: Path
+) -> None:
+    project, label = experiment
+    owner.create_resource(project, label, "FREESURFER7", format="FS", content="T1", tags="a,b")
+    (resource,) = owner.list_resources(project, label)
+    assert (resource.label, resource.format, resource.content) == ("FREESURFER7", "FS", "T1")
+    assert resource.id
+    assert resource.file_count is None
+    assert resource.file_size is None
+    assert owner.list_files(project, label, "FREESURFER7") == []
+
+    with pytest.raises(errors.Conflict) as info:
+        owner.create_resource(project, label, "FREESURFER7")
+    assert str(info.value) == f"The resource FREESURFER7 already exists on {label}."
+
+    zip_path = make_zip(tmp_path / "bert.zip", FILES)
+    calls: list[tuple[int, int]] = []
+    owner.upload_zip(
+        project, label, "FREESURFER7", zip_path, on_bytes=lambda s, t: calls.append((s, t))
+    )
+    size = zip_path.stat().st_size
+    assert calls[-1] == (size, size)
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(calls))
+
+    files = owner.list_files(project, label, "FREESURFER7")
+    assert {f.path: f.size for f in files} == {k: len(v) for k, v in FILES.items()}
+    assert {f.path: f.digest for f in files} == {
+        k: hashlib.md5(v).hexdigest() for k, v in FILES.items()
+    }
+    (resource,) = owner.list_resources(project, label)
+    assert resource.file_count == len(FILES)
+    assert resource.file_size == sum(len(v) for v in FILES.values())
+
+
+def test_duplicates_then_overwrite_then_delete(
+    owner: XnatClient, experiment: tuple[str, str], tmp_path: Path
+) -> None:
+    project, label = experiment
+    owner.upload_zip(project, label, "FS", make_zip(tmp_path / "a.zip", FILES))
+
+    changed = {**FILES, "bert/mri/T1.mgz": b"new T1", "bert/mri/extra.mgz": b"extra"}
+    zip_path = make_zip(tmp_path / "b.zip", changed)
+    with pytest.raises(errors.Conflict) as info:
+        owner.upload_zip(project, label, "FS", zip_path)
+    assert str(info.value).startswith(f"{len(FILES)} files already exist in resource FS;")
+    assert_clean(info.value)
+    sizes = {f.path: f.size for f in owner.list_files(project, label, "FS")}
+    assert sizes["bert/mri/T1.mgz"] == len(FILES["bert/mri/T1.mgz"])  # not replaced
+
+    owner.upload_zip(project, label, "FS", zip_path, overwrite=True)
+    files = {f.path: f for f in owner.list_files(project, label, "FS")}
+    assert files["bert/mri/T1.mgz"].size == len(b"new T1")
+    assert files["bert/mri/T1.mgz"].digest == hashlib.md5(b"new T1").hexdigest()
+
+    owner.delete_resource(project, label, "FS")
+    assert owner.list_files(project, label, "FS") == []
+    assert owner.list_resources(project, label) == []
+
+
+def test_cancel_mid_upload_leaves_the_client_usable(
+    owner: XnatClient, experiment: tuple[str, str], tmp_path: Path
+) -> None:
+    project, label = experiment
+    big = {"bert/mri/big.mgz": random.Random(1).randbytes(8_000_000)}
+    zip_path = make_zip(tmp_path / "big.zip", big)
+    cancel = threading.Event()
+    sent: list[int] = []
+
+    def on_bytes(done: int, total: int) -> None:
+        sent.append(done)
+        if done >= 16_384:
+            cancel.set()
+
+    started = time.monotonic()
+    with pytest.raises(errors.Cancelled):
+        owner.upload_zip(project, label, "FS", zip_path, cancel=cancel, on_bytes=on_bytes)
+    assert time.monotonic() - started < 1.0
+    assert sent[-1] < zip_path.stat().st_size
+    assert owner.list_files(project, label, "FS") == []
+
+    owner.upload_zip(project, label, "FS", zip_path)  # the same client, still working
+    assert [f.path for f in owner.list_files(project, label, "FS")] == ["bert/mri/big.mgz"]
+
+
+def test_progress_is_throttled(
+    owner: XnatClient, experiment: tuple[str, str], tmp_path: Path, xnat: LocalServer
+) -> None:
+    project, label = experiment
+    zip_path = make_zip(tmp_path / "big.zip", {"big": random.Random(2).randbytes(3_000_000)})
+    xnat.faults.add("slow", method="POST", delay=0.3)  # the server reads the body late
+    calls: list[float] = []
+    started = time.monotonic()
+    owner.upload_zip(project, label, "FS", zip_path, on_bytes=lambda s, t: calls.append(s))
+    elapsed = time.monotonic() - started
+    assert len(calls) <= elapsed * 20 + 2
+    assert calls[-1] == zip_path.stat().st_size
+
+
+def test_session_expiry_mid_batch_renews_the_session(
+    owner: XnatClient,
+    experiment: tuple[str, str],
+    xnat: LocalServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    project, label = experiment
+    xnat.faults.add("expire_sessions", count=0)  # every request from now on
+    for _ in range(3):
+        assert owner.list_experiments(project)[label].label == label
+    owner.create_resource(project, label, "FS")
+    assert "expired and was renewed" in caplog.text
+    assert xnat.password not in caplog.text
+
+
+def test_alias_token_logs_in_a_second_client(owner: XnatClient, xnat: LocalServer) -> None:
+    token = owner.issue_token()
+    assert token.alias != xnat.user
+    assert token.secret != xnat.password
+    assert time.time() + 3600 < token.expires < time.time() + 400 * 86400
+    with XnatClient(xnat.url, token.alias, token.secret) as client:
+        info = client.login()
+        assert info.user == xnat.user  # XNAT names the real user
+        client.create_project("PT")
+    assert owner.project_exists("PT")
