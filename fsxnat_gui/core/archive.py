@@ -71,6 +71,7 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
         real_root = Path(os.path.realpath(root, strict=True))
     except OSError as exc:
         raise ArchiveError(f"Cannot read the subject folder {root}: {_reason(exc)}.") from exc
+    name = subject_name(root)
     files: list[LocalFile] = []
     warnings: list[str] = []
     pending: list[tuple[Path, str]] = [(root, "")]  # (folder, its path relative to the subject)
@@ -82,7 +83,7 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
         except OSError as exc:
             where = f"the folder {prefix.rstrip('/')} of" if prefix else "the subject folder"
             raise ArchiveError(
-                f"Cannot read {where} {root.name} ({folder}): {_reason(exc)}. "
+                f"Cannot read {where} {name} ({folder}): {_reason(exc)}. "
                 "Check the permissions; the subject cannot be zipped without it."
             ) from exc
         for entry in entries:
@@ -96,23 +97,27 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
                 if entry.is_symlink():
                     linked = _linked_file(entry, rel, real_root, warnings)
                     if linked is not None:
-                        files.append(LocalFile(f"{root.name}/{rel}", Path(entry.path), linked))
+                        files.append(LocalFile(f"{name}/{rel}", Path(entry.path), linked))
                 elif entry.is_dir(follow_symlinks=False):
                     pending.append((Path(entry.path), rel + "/"))
                 else:
                     info = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(info.st_mode):
-                        files.append(
-                            LocalFile(f"{root.name}/{rel}", Path(entry.path), info.st_size)
-                        )
+                        files.append(LocalFile(f"{name}/{rel}", Path(entry.path), info.st_size))
                     else:
                         warnings.append(f"{rel} is {_special_kind(info.st_mode)}: not included")
             except FileNotFoundError as exc:
-                raise _changed(f"{root.name}/{rel}") from exc
+                raise _changed(f"{name}/{rel}") from exc
     files.sort(key=lambda f: f.arcname)
     for warning in warnings:
-        log.info("%s: %s", root.name, warning)
+        log.info("%s: %s", name, warning)
     return files, warnings
+
+
+def subject_name(path: Path) -> str:
+    """The subject's folder name: the top folder in the zip ("." and ".." name the real one)."""
+    path = Path(path)
+    return path.name if path.name not in ("", "..") else Path(os.path.abspath(path)).name
 
 
 def _linked_file(
@@ -165,6 +170,7 @@ def zip_subject(
     `dest` is deleted. Raises ArchiveError (unreadable/changing files, full disk) or Cancelled.
     """
     src, dest = Path(src), Path(dest)
+    name = subject_name(src)
     files, warnings = walk_subject(src)
     total = sum(f.size for f in files)
     if total_hint is not None and total_hint != total:
@@ -172,14 +178,14 @@ def zip_subject(
             f"the subject changed since it was scanned ({_mb(total_hint)} MB then, "
             f"{_mb(total)} MB now)"
         )
-        log.warning("%s: %s", src.name, warnings[-1])
-    log.info("zipping %s: %d files, %d bytes -> %s", src.name, len(files), total, dest)
+        log.warning("%s: %s", name, warnings[-1])
+    log.info("zipping %s: %d files, %d bytes -> %s", name, len(files), total, dest)
     started = time.monotonic()
     completed = False
     try:
         archive = zipfile.ZipFile(dest, "w", allowZip64=True)
         try:
-            meter = _Meter(Stage.ZIPPING, src.name, total)
+            meter = _Meter(Stage.ZIPPING, name, total)
             manifest = yield from _read_files(files, cancel, meter, archive)
         except BaseException:
             with contextlib.suppress(OSError, ValueError):
@@ -189,14 +195,14 @@ def zip_subject(
         zip_bytes = dest.stat().st_size
         completed = True
     except OSError as exc:
-        raise _write_error(exc, dest, src.name, total) from exc
+        raise _write_error(exc, dest, name, total) from exc
     finally:
         if not completed:
             with contextlib.suppress(OSError):
                 dest.unlink(missing_ok=True)
     log.info(
         "zipped %s: %d bytes in %.1f s (zip %d bytes)",
-        src.name,
+        name,
         total,
         time.monotonic() - started,
         zip_bytes,
@@ -209,9 +215,8 @@ def local_manifest(
 ) -> Generator[Progress, None, tuple[ManifestEntry, ...]]:
     """The manifest `zip_subject` would produce (paths, sizes, MD5s) without writing a zip,
     with CHECKING progress. Raises ArchiveError or Cancelled."""
-    src = Path(src)
     files, _ = walk_subject(src)
-    meter = _Meter(Stage.CHECKING, src.name, sum(f.size for f in files))
+    meter = _Meter(Stage.CHECKING, subject_name(src), sum(f.size for f in files))
     return (yield from _read_files(files, cancel, meter, None))
 
 
@@ -337,7 +342,10 @@ def _copy(
 
 
 def _zip_info(local: LocalFile, mtime: float) -> zipfile.ZipInfo:
-    date_time = min(max(time.localtime(mtime)[:6], _ZIP_EPOCH), _ZIP_END)
+    try:
+        date_time = min(max(time.localtime(mtime)[:6], _ZIP_EPOCH), _ZIP_END)
+    except (OverflowError, OSError, ValueError):  # an mtime the platform cannot convert
+        date_time = _ZIP_EPOCH
     zinfo = zipfile.ZipInfo(local.arcname, date_time=date_time)
     zinfo.create_system = 3  # Unix, so that external_attr holds the mode
     zinfo.external_attr = FILE_MODE << 16
