@@ -114,18 +114,21 @@ def test_services_auth(xnat, anonymous) -> None:
 
 
 def test_session_idle_expiry_and_basic_reauthentication(tmp_path: Path) -> None:
-    with serve(tmp_path, users={"u": "p"}, session_timeout=0.3) as url:
-        with requests.Session() as basic, requests.Session() as cookie_only:
-            sid = basic.get(f"{url}/data/JSESSION", auth=("u", "p")).text
-            cookie_only.cookies.set("JSESSIONID", sid)
-            assert cookie_only.get(f"{url}/data/auth").status_code == 200
-            time.sleep(0.5)
-            assert cookie_only.get(f"{url}/data/auth").status_code == 401
-            again = basic.get(f"{url}/data/auth", auth=("u", "p"))
-            assert again.status_code == 200
-            new_sid = basic.cookies["JSESSIONID"]
-            assert new_sid != sid
-            assert again.headers["Set-Cookie"].startswith(f"JSESSIONID={new_sid};")
+    with (
+        serve(tmp_path, users={"u": "p"}, session_timeout=0.3) as url,
+        requests.Session() as basic,
+        requests.Session() as cookie_only,
+    ):
+        sid = basic.get(f"{url}/data/JSESSION", auth=("u", "p")).text
+        cookie_only.cookies.set("JSESSIONID", sid)
+        assert cookie_only.get(f"{url}/data/auth").status_code == 200
+        time.sleep(0.5)
+        assert cookie_only.get(f"{url}/data/auth").status_code == 401
+        again = basic.get(f"{url}/data/auth", auth=("u", "p"))
+        assert again.status_code == 200
+        new_sid = basic.cookies["JSESSIONID"]
+        assert new_sid != sid
+        assert again.headers["Set-Cookie"].startswith(f"JSESSIONID={new_sid};")
 
 
 def test_unknown_cookie_with_basic_gets_new_session(xnat, owner) -> None:
