@@ -254,6 +254,13 @@ class XnatClient:
         self._interface._entry = "/data"
         self._session: requests.Session = self._interface._http
         self._session.headers["User-Agent"] = USER_AGENT
+        if self._has_credentials:
+            # UTF-8 as XNAT's Basic filter decodes it (requests would encode str as Latin-1 and
+            # fail on other characters).
+            self._session.auth = (user.encode(), secret.encode())
+        # pyxnat copies $http_proxy into the session, where it would override $no_proxy;
+        # requests applies the proxy variables itself, no_proxy included.
+        self._session.proxies.clear()
         if verify is False:
             log.warning("TLS certificate checking is off for %s", self.url)
 
@@ -764,8 +771,9 @@ class XnatClient:
         """Upload a zip into the resource and have XNAT extract it (entry paths kept).
 
         The body streams from disk with a Content-Length; `on_bytes(sent, total)` is called at
-        most ~20 times a second and once at the end; setting `cancel` stops the upload at the
-        next block (`Cancelled`) and leaves the client usable. After the last byte XNAT extracts,
+        most ~20 times a second and once at the end (it starts again from 0 if the request is
+        re-sent after a refused session cookie); setting `cancel` stops the upload at the next
+        block (`Cancelled`) and leaves the client usable. After the last byte XNAT extracts,
         checksums and catalogues before it answers (bounded by the read timeout). Files that
         already exist are kept unless `overwrite`; XNAT's `duplicates` answer raises `Conflict`.
         """

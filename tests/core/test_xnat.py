@@ -10,6 +10,7 @@ Every error path also checks that neither str(exc) nor the log holds the passwor
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import hashlib
@@ -804,7 +805,7 @@ def test_progress_is_throttled(
     project, label = experiment
     zip_path = make_zip(tmp_path / "big.zip", {"big": random.Random(2).randbytes(3_000_000)})
     xnat.faults.add("slow", method="POST", delay=0.3)  # the server reads the body late
-    calls: list[float] = []
+    calls: list[int] = []
     started = time.monotonic()
     owner.upload_zip(project, label, "FS", zip_path, on_bytes=lambda s, t: calls.append(s))
     elapsed = time.monotonic() - started
@@ -838,3 +839,18 @@ def test_alias_token_logs_in_a_second_client(owner: XnatClient, xnat: LocalServe
         assert info.user == xnat.user  # XNAT names the real user
         client.create_project("PT")
     assert owner.project_exists("PT")
+
+
+def test_non_latin_credentials_are_sent_as_utf8(scripted: Scripted) -> None:
+    with XnatClient(scripted.url, "jürgen", "密码-ü") as client:
+        client.login()
+    encoded = scripted.received[0].headers["Authorization"].removeprefix("Basic ")
+    assert base64.b64decode(encoded).decode("utf-8") == "jürgen:密码-ü"
+
+
+def test_no_proxy_is_honoured(scripted: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyxnat puts $http_proxy into the session, where it would win over $no_proxy."""
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with scripted.client() as client:
+        assert client.login().user == "alice"
