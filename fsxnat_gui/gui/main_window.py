@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         runner: JobRunner | None = None,
         client_factory: ClientFactory | None = None,
         data_dir: Path | None = None,
+        retries: int = 3,
+        retry_backoff: float = 2.0,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -126,6 +128,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobQueue(self.runner, self)
         self._factory: ClientFactory = client_factory or default_client_factory
         self._data_dir = data_dir or default_data_dir()
+        self._retries, self._retry_backoff = retries, retry_backoff
         self._state = UiState.IDLE
         self._session: Session | None = None
         self._root: Path | None = None
@@ -981,7 +984,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.remember_profile(dialog.session.profile)
         self.settings.remember_secret = dialog.remember_check.isChecked()
-        self._set_session(dialog.session)
+        self.set_session(dialog.session)
         if dialog.message:
             self.notify(Level.INFO, dialog.message)
 
@@ -1011,9 +1014,9 @@ class MainWindow(QMainWindow):
             credentials.forget_secret(session.url, session.user)
             self.settings.forget_current_profile()
         log.info("Logged out of %s", session.url)
-        self._set_session(None)
+        self.set_session(None)
 
-    def _set_session(self, session: Session | None) -> None:
+    def set_session(self, session: Session | None) -> None:
         self._session = session
         if session is not None:
             who = DEMO_LABEL if session.demo else f"{session.user} @ {session.url}"
@@ -1045,7 +1048,7 @@ class MainWindow(QMainWindow):
 
         def on_success() -> None:
             if found and self._session is None:
-                self._set_session(
+                self.set_session(
                     Session(profile, auth_user, secret, found[0].info.version, remembered=True)
                 )
 
@@ -1126,7 +1129,7 @@ class MainWindow(QMainWindow):
             self._session = None
             self.project_combo.setEditText(tasks.DEMO_PROJECT)
             self.create_project_check.setChecked(False)
-            self._set_session(
+            self.set_session(
                 Session(profile, tasks.DEMO_USER, step.password, step.info.version, demo=True)
             )
             self._check_all_after_scan = True
@@ -1202,7 +1205,15 @@ class MainWindow(QMainWindow):
             session.url,
         )
         workdir = self._data_dir / "work"
-        steps = functools.partial(tasks.run_import, self._factory, session, the_plan, workdir)
+        steps = functools.partial(
+            tasks.run_import,
+            self._factory,
+            session,
+            the_plan,
+            workdir,
+            self._retries,
+            self._retry_backoff,
+        )
         self.jobs.submit(
             Job(
                 "import",

@@ -127,10 +127,14 @@ def run_import(
     session: Session,
     the_plan: ImportPlan,
     workdir: Path | None,
+    retries: int,
+    backoff: float,
     cancel: threading.Event,
 ) -> Iterator[object]:
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
-        yield from jobs.run_import(the_plan, c, cancel, workdir=workdir)
+        yield from jobs.run_import(
+            the_plan, c, cancel, workdir=workdir, retries=retries, backoff=backoff
+        )
 
 
 def start_demo(

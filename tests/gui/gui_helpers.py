@@ -1,0 +1,70 @@
+"""Helpers shared by the window tests (waiting on the window's signals, drag and drop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
+from pytestqt.qtbot import QtBot
+
+from fsxnat_gui.gui import MainWindow
+from fsxnat_gui.gui.session import Session
+from fsxnat_gui.gui.settings import ServerProfile
+
+
+def log_in(window: MainWindow, qtbot: QtBot, url: str, user: str, password: str) -> None:
+    """Log the window in as the login dialog would, and wait for the project list."""
+    with qtbot.waitSignal(
+        window.jobs.job_finished, timeout=10_000, check_params_cb=lambda name: name == "projects"
+    ):
+        window.set_session(Session(ServerProfile(url, user), user, password))
+
+
+def scan(window: MainWindow, qtbot: QtBot, root: Path) -> None:
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        window.set_subjects_dir(root)
+
+
+def wait_preview(window: MainWindow, qtbot: QtBot) -> None:
+    """Wait until the preview reflects the current inputs and no comparison is pending."""
+    with qtbot.waitSignal(window.preview_updated, timeout=10_000):
+        window.refresh_preview()
+    qtbot.waitUntil(lambda: not window.jobs.busy("preview"), timeout=10_000)
+
+
+def _drag_enter(pos: QPointF, mime: QMimeData) -> QDragEnterEvent:
+    """Qt 6.12 wants a QPointF (the QPoint overload warns); 6.11 only has the QPoint one."""
+    args = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    try:
+        return QDragEnterEvent(pos, *args)
+    except TypeError:
+        return QDragEnterEvent(pos.toPoint(), *args)
+
+
+def drag_enter(widget: QWidget, mime: QMimeData) -> QDragEnterEvent:
+    enter = _drag_enter(QPointF(widget.rect().center()), mime)
+    QApplication.sendEvent(widget, enter)
+    return enter
+
+
+def drop(qtbot: QtBot, widget: QWidget, paths: list[Path]) -> QDropEvent:
+    """Drag these paths onto the widget: DragEnter first (it must be accepted), then Drop."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    assert drag_enter(widget, mime).isAccepted()
+    event = QDropEvent(
+        QPointF(widget.rect().center()),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, event)
+    return event

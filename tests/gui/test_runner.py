@@ -1,0 +1,96 @@
+"""JobRunner (STYLE §3.3) and the JobQueue in front of it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from pytestqt.qtbot import QtBot
+
+from fsxnat_gui.core.errors import Cancelled, ScanError
+from fsxnat_gui.gui.runner import Job, JobQueue, JobRunner
+
+
+def counting(n: int, cancel: threading.Event) -> Iterator[object]:
+    for i in range(n):
+        if cancel.is_set():
+            raise Cancelled()
+        yield i
+
+
+def blocking(started: threading.Event, cancel: threading.Event) -> Iterator[object]:
+    started.set()
+    yield "started"
+    while not cancel.wait(0.01):
+        pass
+    raise Cancelled()
+
+
+def test_runner_relays_progress_then_succeeds(qtbot: QtBot, runner: JobRunner) -> None:
+    seen: list[object] = []
+    runner.progress.connect(seen.append)
+    with qtbot.waitSignals([runner.succeeded, runner.finished], order="strict", timeout=5000):
+        runner.start(lambda cancel: counting(5, cancel))
+    assert seen == [0, 1, 2, 3, 4]
+    assert not runner.running
+
+
+def test_runner_reports_failure_with_the_exception(qtbot: QtBot, runner: JobRunner) -> None:
+    def failing(cancel: threading.Event) -> Iterator[object]:
+        yield 1
+        raise ScanError("The folder cannot be read.")
+
+    with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
+        runner.start(failing)
+    assert isinstance(blocker.args[0], ScanError)
+    qtbot.waitUntil(lambda: not runner.running)
+
+
+def test_runner_cancel_stops_a_running_job(qtbot: QtBot, runner: JobRunner) -> None:
+    started = threading.Event()
+    runner.start(lambda cancel: blocking(started, cancel))
+    assert started.wait(5)
+    with qtbot.waitSignals([runner.cancelled, runner.finished], order="strict", timeout=2000):
+        runner.cancel()
+
+
+def test_queue_runs_jobs_in_order_and_supersedes_older_ones(
+    qtbot: QtBot, runner: JobRunner
+) -> None:
+    jobs = JobQueue(runner)
+    started = threading.Event()
+    outcome: list[str] = []
+    jobs.submit(
+        Job(
+            "scan",
+            lambda c: blocking(started, c),
+            on_cancel=lambda: outcome.append("scan-1 cancelled"),
+        )
+    )
+    assert started.wait(5)
+    # queued behind the scan: the first preview is replaced by the second before it runs
+    jobs.submit(
+        Job(
+            "preview",
+            lambda c: counting(1, c),
+            supersede=True,
+            on_success=lambda: outcome.append("preview-1"),
+        )
+    )
+    jobs.submit(
+        Job("preview", lambda c: counting(1, c), on_success=lambda: outcome.append("preview-2"))
+    )
+    assert jobs.busy("preview")
+    assert jobs.current == "scan"
+    # a new scan cancels the running one and runs after it
+    jobs.submit(Job("scan", lambda c: counting(2, c), on_success=lambda: outcome.append("scan-2")))
+    with qtbot.waitSignal(jobs.idle, timeout=5000):
+        pass
+    assert outcome == ["scan-1 cancelled", "preview-2", "scan-2"]
+
+
+def test_queue_close_refuses_new_jobs(qtbot: QtBot, runner: JobRunner) -> None:
+    jobs = JobQueue(runner)
+    jobs.close()
+    jobs.submit(Job("scan", lambda c: counting(1, c)))
+    assert not jobs.busy()

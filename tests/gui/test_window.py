@@ -1,0 +1,188 @@
+"""The main window: construction, names, drag and drop, selection rules, the demo mode and the
+smoke test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import WindowFactory
+from gui_helpers import drag_enter, drop, scan
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from fsxnat_gui.core.model import ResultStatus
+from fsxnat_gui.gui import MainWindow
+from fsxnat_gui.gui.main_window import DEMO_LABEL, UiState
+from fsxnat_gui.gui.message_bar import Level
+
+NAMED = (
+    "subjectsDirButton",
+    "subjectTable",
+    "previewTree",
+    "loginButton",
+    "projectCombo",
+    "experimentTemplateEdit",
+    "resourceEdit",
+    "importButton",
+    "cancelButton",
+    "overallProgress",
+    "logView",
+    "filterEdit",
+    "selectAllButton",
+    "selectNoneButton",
+    "selectImportableButton",
+    "policyCombo",
+    "createProjectCheck",
+)
+
+
+def test_constructible_with_no_arguments(qtbot: QtBot) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    assert window.state is UiState.IDLE
+    assert not window.windowIcon().isNull()
+    assert window.demo_bar.isVisibleTo(window)  # no server configured: the demo is offered
+    assert window.close()
+    assert window.runner.shutdown(0)  # closing stopped the worker thread
+
+
+def test_controls_have_object_and_accessible_names(make_window: WindowFactory) -> None:
+    window = make_window()
+    for name in NAMED:
+        widget = window.findChild(QWidget, name)
+        assert widget is not None, name
+        assert widget.accessibleName(), name
+
+
+def test_main_actions_have_shortcuts(make_window: WindowFactory) -> None:
+    window = make_window()
+    shortcuts = {
+        window.open_action: "Ctrl+O",
+        window.import_action: "Ctrl+I",
+        window.login_action: "Ctrl+L",
+        window.rescan_action: "F5",
+        window.cancel_action: "Esc",
+    }
+    for action, keys in shortcuts.items():
+        assert action.shortcut().toString() == keys
+
+
+def test_drop_a_subjects_dir(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path, settings: object
+) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        drop(qtbot, window, [subjects_dir])
+    names = [s.name for s in window.subject_model.subjects]
+    assert {"sub-01", "sub-02", "sub-03", "sub-04", "sub-05", "fsaverage"} <= set(names)
+    assert window.root_label.text() == str(subjects_dir)
+    assert window.settings.subjects_dir == str(subjects_dir)
+    assert all(s.files is not None for s in window.subject_model.subjects if s.eligible)
+
+
+def test_drop_several_subject_folders_checks_them(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path
+) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        drop(
+            qtbot,
+            window,
+            [subjects_dir / "sub-01", subjects_dir / "sub-02", subjects_dir / "sub-04"],
+        )
+    assert [s.name for s in window.subject_model.subjects] == ["sub-01", "sub-02", "sub-04"]
+    assert [s.name for s in window.subject_model.checked()] == ["sub-01", "sub-02"]
+
+
+def test_dropping_files_and_non_subjects_explains(
+    make_window: WindowFactory, qtbot: QtBot, tmp_path: Path, subjects_dir: Path
+) -> None:
+    window = make_window()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("hello")
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=10_000):
+        drop(qtbot, window, [a_file, empty, subjects_dir / "sub-01"])
+    assert window.message_bar.isVisibleTo(window)
+    assert window.message_bar.level is Level.WARNING
+    text = window.message_bar.text.text()
+    assert "notes.txt" in text
+    assert "empty-folder" in text
+    assert [s.name for s in window.subject_model.subjects] == ["sub-01"]
+
+
+def test_text_drags_are_refused(make_window: WindowFactory) -> None:
+    window = make_window()
+    mime = QMimeData()
+    mime.setText("not a folder")
+    assert not drag_enter(window, mime).isAccepted()
+
+
+def test_selection_buttons_follow_the_rules(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path
+) -> None:
+    window = make_window()
+    scan(window, qtbot, subjects_dir)
+    checked = lambda: [s.name for s in window.subject_model.checked()]  # noqa: E731
+    assert checked() == []
+    qtbot.mouseClick(window.select_importable_button, Qt.MouseButton.LeftButton)
+    assert checked() == ["sub-01", "sub-02", "sub-03"]
+    window.filter_edit.setText("sub-02")
+    qtbot.mouseClick(window.select_none_button, Qt.MouseButton.LeftButton)
+    assert checked() == ["sub-01", "sub-03"]
+    window.filter_edit.setText("sub-0")
+    qtbot.mouseClick(window.select_none_button, Qt.MouseButton.LeftButton)
+    assert checked() == []
+    qtbot.mouseClick(window.select_all_button, Qt.MouseButton.LeftButton)
+    assert checked() == ["sub-01", "sub-02", "sub-03"]  # sub-04/05 shown but not importable
+    assert "Import 3 subjects" in window.import_button.text()
+    assert not window.import_button.isEnabled()  # not logged in
+    assert "Log in" in window.import_button.toolTip()
+
+
+def test_demo_mode_starts_and_imports_the_sample_subjects(
+    make_window: WindowFactory, qtbot: QtBot
+) -> None:
+    window = make_window()
+    with qtbot.waitSignals([window.demo_ready, window.scan_completed], timeout=30_000):
+        qtbot.mouseClick(window.demo_button, Qt.MouseButton.LeftButton)
+    assert DEMO_LABEL in window.windowTitle()
+    assert DEMO_LABEL in window.login_state_label.text()
+    assert window.session is not None
+    assert window.session.demo
+    assert window.project_combo.currentText() == "DEMO"
+    assert not window.demo_bar.isVisibleTo(window)
+    assert not window.settings.profiles  # the demo server is never remembered
+    checked = [s.name for s in window.subject_model.checked()]
+    assert checked
+    assert all(s.eligible for s in window.subject_model.checked())
+    qtbot.waitUntil(lambda: window.import_button.isEnabled(), timeout=10_000)
+    with qtbot.waitSignal(window.import_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+    report = blocker.args[0]
+    assert [r.status for r in report.results] == [ResultStatus.IMPORTED] * len(checked)
+
+
+def test_smoke_test_exits_zero(tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "fsxnat_gui", "--smoke-test"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "smoke test OK" in done.stdout
+    assert "Keyring backend:" in done.stderr
