@@ -429,12 +429,12 @@ class _Runner:
         """At most 1 + retries attempts; a transient error or a mismatch starts another one
         after a pause of backoff, 2 x backoff, 4 x backoff, ... seconds."""
         attempts = self.retries + 1
-        last: Exception | None = None
+        last: XnatError | None = None
         for attempt in range(attempts):
             if attempt:
                 yield from self._pause(state, attempt, str(last))
             try:
-                differences = yield from self._attempt(state, zip_path, expected, clean=attempt > 0)
+                differences = yield from self._attempt(state, zip_path, expected, retry=attempt > 0)
             except (ServerError, NetworkError) as exc:
                 last = exc
                 continue
@@ -442,19 +442,21 @@ class _Runner:
                 return
             last = VerificationError(differences)
         assert last is not None
-        message = f"gave up after {attempts} attempts: {last}"
-        if isinstance(last, XnatError):
-            raise type(last)(message, last.status)
-        raise VerificationError(message)
+        raise type(last)(f"gave up after {attempts} attempts: {last}", last.status)
 
     def _attempt(
-        self, state: _State, zip_path: Path, expected: Mapping[str, tuple[int, str]], clean: bool
+        self, state: _State, zip_path: Path, expected: Mapping[str, tuple[int, str]], retry: bool
     ) -> Generator[Progress, None, str]:
-        """One upload, then the server's list compared with `expected` ("" = they match).
-        After a 5xx or a network error the list is checked before anything else: the server
-        may have finished despite a 504 from a proxy."""
+        """One upload and its verification ("" = verified, else what differs).
+
+        A retry first lists the resource: the server may have finished the previous upload
+        after answering 5xx or timing out. If the files are all there, nothing is sent again;
+        if some are, the resource is emptied so the new upload starts clean."""
         item = state.item
-        if clean and self._list_files(item):
+        if retry and (remote := self._list_files(item)):
+            if not file_differences(expected, remote):
+                state.notes.append("the server finished storing an earlier attempt")
+                return ""
             log.info("emptying %s of %s before the retry", item.resource_label, item.subject.name)
             self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
             self._create_resource(state)
@@ -464,14 +466,24 @@ class _Runner:
         except (ServerError, NetworkError) as exc:
             upload_error = exc
             log.warning("upload of %s: %s; listing what the server has", item.subject.name, exc)
-        yield from self._emit(Progress(Stage.VERIFYING, item.subject.name, 0, len(expected)))
-        differences = file_differences(expected, self._list_files(item))
+        return (yield from self._verify(state, expected, upload_error))
+
+    def _verify(
+        self,
+        state: _State,
+        expected: Mapping[str, tuple[int, str]],
+        upload_error: XnatError | None,
+    ) -> Generator[Progress, None, str]:
+        """The server's list against the zip's manifest; after a 5xx or a network error too,
+        since the server may have stored everything before the answer was lost."""
+        name, n = state.item.subject.name, len(expected)
+        yield from self._emit(Progress(Stage.VERIFYING, name, 0, n))
+        differences = file_differences(expected, self._list_files(state.item))
         if differences:
             return f"{upload_error}; then {differences}" if upload_error else differences
         if upload_error is not None:
             state.notes.append(f"the server finished storing the files despite: {upload_error}")
-        n = len(expected)
-        yield from self._emit(Progress(Stage.VERIFYING, item.subject.name, n, n))
+        yield from self._emit(Progress(Stage.VERIFYING, name, n, n))
         return ""
 
     def _pause(self, state: _State, attempt: int, problem: str) -> Steps:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fsxnat_gui.core.errors import LabelError
+from fsxnat_gui.core import scan
+from fsxnat_gui.core.errors import Cancelled, LabelError
+from fsxnat_gui.core.jobs import run_import
 from fsxnat_gui.core.model import (
     EntryKind,
     NodeKind,
@@ -18,6 +22,7 @@ from fsxnat_gui.core.model import (
     Target,
 )
 from fsxnat_gui.core.plan import compare, make_plan, offline_tree
+from fsxnat_gui.core.xnat import XnatClient
 
 
 def subject(name: str, *, state: RunState = RunState.DONE, reason: str = "") -> Subject:
@@ -149,4 +154,112 @@ def test_plan_is_fast_for_large_selections() -> None:
     assert plan.ok
 
 
-_ = (compare, OnExisting)
+# --- compared with the real local server -------------------------------------------------------
+
+
+def imported(subjects: list[Subject], client: XnatClient) -> None:
+    """Put the subjects on the server the normal way (the runner is tested in test_jobs)."""
+    plan = compare(make_plan(subjects, Target("P1", create_project=True)), client)
+    events = list(run_import(plan, client, threading.Event()))
+    assert events[-1].ok  # type: ignore[union-attr]
+
+
+def test_everything_new(subjects: list[Subject], client: XnatClient) -> None:
+    plan = compare(make_plan(subjects[:1], Target("P1", create_project=True)), client)
+    assert plan.tree is not None
+    assert statuses(plan.tree) == [
+        ("project", "P1", "new"),
+        ("subject", "sub-01", "new"),
+        ("experiment", "sub-01_MR1", "new"),
+        ("resource", "FREESURFER7", "new"),
+    ]
+    assert plan.tree.detail == "will be created"
+    resource = plan.tree.children[0].children[0].children[0]
+    assert resource.detail.startswith("74 files, ")
+
+
+def test_missing_project_is_a_conflict(subjects: list[Subject], client: XnatClient) -> None:
+    plan = compare(make_plan(subjects[:1], Target("P1")), client)
+    assert plan.tree is not None
+    assert plan.tree.status is NodeStatus.CONFLICT
+    assert plan.tree.detail.startswith("project P1 does not exist; tick 'create project'")
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "detail"),
+    [
+        (OnExisting.SKIP, "exists", "will be checked file by file and skipped if identical"),
+        (OnExisting.REPLACE, "exists", "will be replaced"),
+        (OnExisting.FAIL, "conflict", "the policy for existing resources is to stop"),
+    ],
+)
+def test_existing_resource_per_policy(
+    subjects: list[Subject],
+    client: XnatClient,
+    xnat: Any,
+    policy: OnExisting,
+    status: str,
+    detail: str,
+) -> None:
+    imported(subjects[:1], client)
+    xnat.faults.clear_requests()
+    plan = compare(make_plan(subjects[:3], Target("P1", on_existing=policy)), client)
+    assert plan.tree is not None
+    assert statuses(plan.tree)[:4] == [
+        ("project", "P1", "exists"),
+        ("subject", "sub-01", "exists"),
+        ("experiment", "sub-01_MR1", "exists"),
+        ("resource", "FREESURFER7", status),
+    ]
+    assert {s for _, _, s in statuses(plan.tree)[4:]} == {"new"}
+    resource = plan.tree.children[0].children[0].children[0]
+    assert resource.detail.startswith("exists: 74 files, ")
+    assert resource.detail.endswith(detail)
+    gets = sorted(r.path for r in xnat.faults.requests if r.method == "GET")
+    assert gets == [
+        "/data/projects/P1",
+        "/data/projects/P1/experiments",
+        "/data/projects/P1/experiments/sub-01_MR1/resources",
+        "/data/projects/P1/subjects",
+    ], "one listing per collection"
+
+
+def test_skip_with_different_counts_is_a_conflict(
+    subjects: list[Subject], client: XnatClient
+) -> None:
+    imported(subjects[:1], client)
+    (subjects[0].path / "stats" / "extra.stats").write_text("# new\n")
+    changed = scan.measure(scan.classify(subjects[0].path))
+    plan = compare(make_plan([changed], Target("P1")), client)
+    assert plan.tree is not None
+    resource = plan.tree.children[0].children[0].children[0]
+    assert resource.status is NodeStatus.CONFLICT
+    assert "the local folder has 75 files" in resource.detail
+    assert resource.detail.endswith("choose replace to overwrite")
+
+
+def test_experiment_of_another_subject_is_a_conflict(
+    subjects: list[Subject], client: XnatClient
+) -> None:
+    client.create_project("P1")
+    client.ensure_experiment("P1", "other", "sub-01_MR1")
+    plan = compare(make_plan(subjects[:1], Target("P1")), client)
+    assert plan.tree is not None
+    experiment = plan.tree.children[0].children[0]
+    assert experiment.status is NodeStatus.CONFLICT
+    assert "belongs to subject other" in experiment.detail
+
+
+def test_invalid_items_stay_invalid(subjects: list[Subject], client: XnatClient) -> None:
+    plan = make_plan(subjects[:2], Target("P1", create_project=True), {"sub-02": "no good"})
+    plan = compare(plan, client)
+    assert plan.tree is not None
+    assert [c.status for c in plan.tree.children] == [NodeStatus.NEW, NodeStatus.INVALID]
+    assert "'no good' has characters" in plan.tree.children[1].detail
+
+
+def test_compare_honours_cancel(subjects: list[Subject], client: XnatClient) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        compare(make_plan(subjects, Target("P1", create_project=True)), client, cancel)

@@ -1,0 +1,401 @@
+"""The import runner against the real local XNAT: verified imports, the policies for existing
+resources, resume, cancel, and every injected fault (recovered, or that subject FAILED, never
+"verified" while files are missing)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core.jobs import Event, file_differences, run_import
+from fsxnat_gui.core.model import (
+    ImportPlan,
+    OnExisting,
+    Progress,
+    RemoteFile,
+    RunReport,
+    Stage,
+    Subject,
+    SubjectResult,
+    Target,
+)
+from fsxnat_gui.core.plan import compare, make_plan
+from fsxnat_gui.core.xnat import XnatClient
+
+PROJECT = "FSTEST"
+RESOURCE = "FREESURFER7"
+UPLOAD = r"/resources/[^/]+/files"  # the upload URL (POST) and the listing (GET)
+
+
+def plan_for(subjects: Iterable[Subject], client: XnatClient, **target: Any) -> ImportPlan:
+    target.setdefault("create_project", True)
+    return compare(make_plan(subjects, Target(PROJECT, **target)), client)
+
+
+class Run:
+    """The events of one run_import, split by type."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.progress = [e for e in events if isinstance(e, Progress)]
+        self.results = {e.subject: e for e in events if isinstance(e, SubjectResult)}
+        assert isinstance(events[-1], RunReport), "the report comes last"
+        self.report = events[-1]
+
+    def status(self) -> dict[str, str]:
+        return {name: r.status.value for name, r in self.results.items()}
+
+
+def run(
+    plan: ImportPlan,
+    client: XnatClient,
+    *,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[Event, threading.Event], None] | None = None,
+    **kwargs: Any,
+) -> Run:
+    cancel = cancel or threading.Event()
+    kwargs.setdefault("sleep", lambda s: None)
+    events = []
+    for event in run_import(plan, client, cancel, **kwargs):
+        events.append(event)
+        if on_event:
+            on_event(event, cancel)
+    return Run(events)
+
+
+def server_files(client: XnatClient, experiment: str) -> dict[str, tuple[int, str]]:
+    return {f.path: (f.size, f.digest) for f in client.list_files(PROJECT, experiment, RESOURCE)}
+
+
+def local_files(subject: Subject) -> dict[str, tuple[int, str]]:
+    gen = archive.local_manifest(subject.path, threading.Event())
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return {m.path: (m.size, m.md5) for m in stop.value}
+
+
+def uploads(xnat: Any) -> list[Any]:
+    return [r for r in xnat.faults.requests if r.method == "POST" and "/files" in r.path]
+
+
+# --- comparing file lists (pure) ---------------------------------------------------------------
+
+
+def test_file_differences_names_every_kind() -> None:
+    local = {"s/a": (1, "m1"), "s/b": (2, "m2"), "s/c": (3, "m3"), "s/d": (4, "")}
+    remote = [
+        RemoteFile("s/b", 20, "m2"),
+        RemoteFile("s/c", 3, "other"),
+        RemoteFile("s/d", 4, "whatever"),
+        RemoteFile("s/x", 1, ""),
+    ]
+    assert file_differences(local, remote) == (
+        "1 file missing on the server: s/a; 1 file with another size: s/b; "
+        "1 file with another MD5: s/c; 1 file on the server only: s/x"
+    )
+    assert file_differences(local, [RemoteFile(p, s, "") for p, (s, _) in local.items()]) == ""
+
+
+def test_file_differences_shortens_long_lists() -> None:
+    local = {f"s/{i:02d}": (1, "") for i in range(8)}
+    assert file_differences(local, []) == (
+        "8 files missing on the server: s/00, s/01, s/02, s/03, s/04, ... (3 more)"
+    )
+
+
+# --- imports ---------------------------------------------------------------------------------
+
+
+def test_import_verified_file_by_file(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"
+    r = run(plan_for(subjects, client), client, workdir=workdir)
+    assert r.status() == dict.fromkeys(("sub-01", "sub-02", "sub-03"), "imported")
+    assert r.report.ok
+    for s in subjects:
+        result = r.results[s.name]
+        assert result.verified
+        assert server_files(client, f"{s.name}_MR1") == local_files(s)
+        assert (result.files, result.bytes) == (s.files, s.bytes)
+        assert 0 < result.uploaded_bytes <= s.bytes
+        assert result.experiment_uri == f"/data/projects/{PROJECT}/experiments/{s.name}_MR1"
+        assert result.resource_uri == f"{result.experiment_uri}/resources/{RESOURCE}"
+    assert list(workdir.iterdir()) == [], "the run's temp folder is removed"
+    assert len(uploads(xnat)) == 3
+
+
+def test_progress_events(subjects: list[Subject], client: XnatClient) -> None:
+    r = run(plan_for(subjects[:2], client), client)
+    mine = [p for p in r.progress if p.item == "sub-01"]
+    stages = [p.stage for p in mine]
+    assert stages[0] is Stage.ZIPPING
+    assert Stage.VERIFYING in stages
+    assert stages.index(Stage.ZIPPING) < stages.index(Stage.VERIFYING)
+    overall = [p for p in r.progress if p.item == ""]
+    assert overall, "overall events have item ''"
+    assert [p.done for p in overall] == sorted(p.done for p in overall)
+    assert overall[-1].done == overall[-1].total == sum(s.bytes or 0 for s in subjects[:2])
+    assert len(mine) < 60, "throttled"
+
+
+def test_problem_items_fail_without_touching_the_server(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    plan = make_plan(subjects[:2], Target(PROJECT, create_project=True), {"sub-02": "bad label"})
+    r = run(plan, client)
+    assert r.status() == {"sub-01": "imported", "sub-02": "failed"}
+    assert "'bad label' has characters XNAT does not allow" in r.results["sub-02"].error
+    assert not any("bad" in q.path for q in xnat.faults.requests)
+
+
+def test_missing_project_fails_every_subject(subjects: list[Subject], client: XnatClient) -> None:
+    r = run(plan_for(subjects[:2], client, create_project=False), client)
+    assert r.status() == {"sub-01": "failed", "sub-02": "failed"}
+    assert r.results["sub-01"].error == f"project {PROJECT} does not exist on {client.url}"
+    assert not client.project_exists(PROJECT)
+
+
+def test_bad_password_fails_all_without_hammering(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    plan = plan_for(subjects, client)
+    xnat.faults.clear_requests()
+    with XnatClient(xnat.url, xnat.user, "wrong") as bad:
+        r = run(plan, bad)
+    assert set(r.status().values()) == {"failed"}
+    errors = {res.error for res in r.results.values()}
+    assert len(errors) == 1
+    assert len(xnat.faults.requests) <= 2
+
+
+def test_subject_changed_since_scan(subjects: list[Subject], client: XnatClient) -> None:
+    plan = plan_for(subjects[:2], client)
+    (subjects[0].path / "scripts" / "IsRunning.lh+rh").write_text("recon-all again\n")
+    r = run(plan, client)
+    assert r.status() == {"sub-01": "failed", "sub-02": "imported"}
+    assert "sub-01 changed since the scan" in r.results["sub-01"].error
+    assert "sub-01_MR1" not in client.list_experiments(PROJECT), "checked before any write"
+
+
+# --- existing resources --------------------------------------------------------------------------
+
+
+def change_content(subject: Subject, same_size: bool) -> None:
+    stats = subject.path / "stats" / "aseg.stats"
+    data = stats.read_bytes()
+    stats.write_bytes(data[:-2] + b"X\n" if same_size else data + b"# edited\n")
+
+
+def test_skip_identical_then_skip_but_different(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    run(plan_for(subjects[:2], client), client)
+    xnat.faults.clear_requests()
+    change_content(subjects[1], same_size=True)  # only the MD5 can tell
+    again = run(plan_for(subjects[:2], client), client)
+    assert again.status() == {"sub-01": "skipped", "sub-02": "failed"}
+    assert again.results["sub-01"].verified
+    assert again.results["sub-01"].uploaded_bytes == 0
+    error = again.results["sub-02"].error
+    assert "differs: 1 file with another MD5: sub-02/stats/aseg.stats" in error
+    assert "choose replace" in error
+    assert not again.results["sub-02"].verified
+    assert uploads(xnat) == []
+    assert server_files(client, "sub-02_MR1") != local_files(subjects[1])
+
+
+def test_replace(subjects: list[Subject], client: XnatClient) -> None:
+    run(plan_for(subjects[:1], client), client)
+    change_content(subjects[0], same_size=False)
+    subject = scan.measure(scan.classify(subjects[0].path))
+    r = run(plan_for([subject], client, on_existing=OnExisting.REPLACE), client)
+    assert r.status() == {"sub-01": "imported"}
+    assert "replaced the previous FREESURFER7" in r.results["sub-01"].detail
+    assert server_files(client, "sub-01_MR1") == local_files(subject)
+
+
+def test_fail_policy(subjects: list[Subject], client: XnatClient, xnat: Any) -> None:
+    run(plan_for(subjects[:1], client), client)
+    before = server_files(client, "sub-01_MR1")
+    xnat.faults.clear_requests()
+    r = run(plan_for(subjects[:1], client, on_existing=OnExisting.FAIL), client)
+    assert r.status() == {"sub-01": "failed"}
+    assert "already exists on sub-01_MR1" in r.results["sub-01"].error
+    assert "stop" in r.results["sub-01"].error
+    assert uploads(xnat) == []
+    assert server_files(client, "sub-01_MR1") == before
+
+
+def test_empty_resource_is_reused(subjects: list[Subject], client: XnatClient) -> None:
+    client.create_project(PROJECT)
+    client.ensure_experiment(PROJECT, "sub-01", "sub-01_MR1")
+    client.create_resource(PROJECT, "sub-01_MR1", RESOURCE)
+    r = run(plan_for(subjects[:1], client), client)
+    assert r.status() == {"sub-01": "imported"}
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+def test_experiment_of_another_subject_is_never_moved(
+    subjects: list[Subject], client: XnatClient
+) -> None:
+    client.create_project(PROJECT)
+    client.ensure_experiment(PROJECT, "someone-else", "sub-01_MR1")
+    r = run(plan_for(subjects[:1], client), client)
+    assert r.status() == {"sub-01": "failed"}
+    assert "belongs to subject someone-else" in r.results["sub-01"].error
+    assert (
+        client.list_experiments(PROJECT)["sub-01_MR1"].subject_id
+        == (client.list_subjects(PROJECT)["someone-else"])
+    )
+
+
+# --- resume and cancel ----------------------------------------------------------------------
+
+
+def test_resume_after_interruption(subjects: list[Subject], client: XnatClient) -> None:
+    def stop_after_first(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, SubjectResult):
+            cancel.set()
+
+    first = run(plan_for(subjects, client), client, on_event=stop_after_first)
+    assert first.status() == {"sub-01": "imported", "sub-02": "cancelled", "sub-03": "cancelled"}
+    assert not first.report.ok
+    second = run(plan_for(subjects, client), client)
+    assert second.status() == {"sub-01": "skipped", "sub-02": "imported", "sub-03": "imported"}
+    assert second.report.ok
+
+
+def test_cancel_mid_upload(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    """A big, incompressible file and a server that is slow to read keep the upload going."""
+    (subjects[0].path / "mri" / "big.mgz").write_bytes(os.urandom(24_000_000))
+    subject = scan.measure(scan.classify(subjects[0].path))
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=1.5)
+    cancelled_at: list[float] = []
+
+    def cancel_while_uploading(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, Progress) and event.stage is Stage.UPLOADING and not cancel.is_set():
+            cancel.set()
+            cancelled_at.append(time.monotonic())
+
+    workdir = tmp_path / "work"
+    r = run(
+        plan_for([subject, *subjects[1:2]], client),
+        client,
+        workdir=workdir,
+        on_event=cancel_while_uploading,
+    )
+    assert time.monotonic() - cancelled_at[0] < 2.0, "cancel honoured quickly"
+    assert r.status() == {"sub-01": "cancelled", "sub-02": "cancelled"}
+    assert "created by this run was deleted" in r.results["sub-01"].detail
+    assert list(workdir.iterdir()) == []
+    deadline = time.monotonic() + 5  # let the server finish with the abandoned request
+    while time.monotonic() < deadline and not uploads(xnat):
+        time.sleep(0.05)
+    labels = [x.label for x in client.list_resources(PROJECT, "sub-01_MR1")]
+    assert RESOURCE not in labels, "no partial resource left by this run"
+
+
+# --- injected faults --------------------------------------------------------------------------
+
+
+def test_500_after_body_is_retried(subjects: list[Subject], client: XnatClient, xnat: Any) -> None:
+    xnat.faults.add("error_500_after_body", method="POST", path_regex=UPLOAD)
+    pauses: list[float] = []
+    r = run(plan_for(subjects[:1], client), client, sleep=pauses.append, backoff=0.5)
+    assert r.status() == {"sub-01": "imported"}
+    assert pauses == [0.5]
+    assert [u.status for u in uploads(xnat)] == [500, 200]
+    retrying = [p for p in r.progress if p.stage is Stage.RETRYING]
+    assert "attempt 2 of 4" in retrying[0].message
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+def test_dropped_connection_is_retried(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    xnat.faults.add("drop_mid_upload", method="POST", path_regex=UPLOAD, fraction=0.3)
+    r = run(plan_for(subjects[:1], client), client)
+    assert r.status() == {"sub-01": "imported"}
+    assert [u.status for u in uploads(xnat)] == [None, 200]
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+def test_504_after_store_is_not_uploaded_again(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    xnat.faults.add("timeout_504_after_store", method="POST", path_regex=UPLOAD)
+    r = run(plan_for(subjects[:1], client), client)
+    assert r.status() == {"sub-01": "imported"}
+    assert len(uploads(xnat)) == 1
+    assert "the server finished storing the files despite" in r.results["sub-01"].detail
+    assert not [p for p in r.progress if p.stage is Stage.RETRYING]
+
+
+def test_partial_store_is_never_verified(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    xnat.faults.add("partial_store", method="POST", path_regex=UPLOAD, count=0, fraction=0.5)
+    r = run(plan_for(subjects[:2], client), client, retries=1)
+    assert r.status() == {"sub-01": "failed", "sub-02": "failed"}
+    result = r.results["sub-01"]
+    assert not result.verified
+    assert result.error.startswith("gave up after 2 attempts: ")
+    assert "files missing on the server: sub-01/" in result.error
+    assert "created by this run was deleted" in result.detail
+    assert RESOURCE not in [x.label for x in client.list_resources(PROJECT, "sub-01_MR1")]
+
+
+def test_partial_store_once_then_clean_retry(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    xnat.faults.add("partial_store", method="POST", path_regex=UPLOAD, fraction=0.5)
+    r = run(plan_for(subjects[:1], client), client)
+    assert r.status() == {"sub-01": "imported"}
+    assert len(uploads(xnat)) == 2
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+@pytest.mark.parametrize("nth", [1, 3])
+def test_sessions_expire_mid_batch(
+    subjects: list[Subject], client: XnatClient, xnat: Any, nth: int
+) -> None:
+    """Every session is dropped before the nth upload: the client logs in again by itself."""
+    xnat.faults.add("expire_sessions", method="POST", path_regex=UPLOAD, nth=nth)
+    r = run(plan_for(subjects, client), client)
+    assert set(r.status().values()) == {"imported"}
+    assert len(uploads(xnat)) == 3
+
+
+def test_slow_listing_fails_that_subject_clearly(subjects: list[Subject], xnat: Any) -> None:
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 0.3)) as client:
+        plan = plan_for(subjects[:2], client)
+        xnat.faults.add("slow", method="GET", path_regex=r"/resources$", delay=1.0)
+        r = run(plan, client)
+    assert r.status() == {"sub-01": "failed", "sub-02": "imported"}
+    assert "did not answer within 0.3 s" in r.results["sub-01"].error
+
+
+def test_slow_upload_found_complete_after_the_pause(subjects: list[Subject], xnat: Any) -> None:
+    """The answer times out, the server finishes later: the retry finds the files and sends
+    nothing again."""
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 0.4)) as client:
+        plan = plan_for(subjects[:1], client)
+        xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.8)
+        r = run(plan, client, sleep=time.sleep, backoff=1.5)
+        assert r.status() == {"sub-01": "imported"}
+        assert len(uploads(xnat)) == 1
+        assert "earlier attempt" in r.results["sub-01"].detail
+        assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
