@@ -375,9 +375,11 @@ class XnatClient:
         new_sessions = self._session_ids()
         if old_sessions and new_sessions and not new_sessions & old_sessions:
             log.info("The XNAT session on %s expired and was renewed", self.url)
-        if response.status_code in expected:
-            return response
-        raise self._status_error(response, what)
+        if response.status_code not in expected:
+            raise self._status_error(response, what)
+        if response.status_code in _OK and _looks_like_html(response.text):
+            raise self._web_page_error(response, what)
+        return response
 
     def _send(
         self,
@@ -427,13 +429,14 @@ class XnatClient:
                 f"Could not reach the XNAT server {host} ({_network_reason(exc)}) while trying "
                 f"to {what}."
             ) from None
-        except (
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidURL,
-        ):
+        except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
             raise XnatError(
                 f"The server URL must start with https:// or http:// (got '{self.url}')."
+            ) from None
+        except requests.exceptions.InvalidURL:
+            raise XnatError(
+                f"The server URL '{self.url}' is not a valid address; enter it as "
+                "https://host[:port][/path]."
             ) from None
         except requests.exceptions.RequestException as exc:
             raise NetworkError(
@@ -489,23 +492,26 @@ class XnatClient:
             )
         return XnatError(_sentence(f"XNAT refused to {what} (HTTP {status}){detail}"), status)
 
-    def _json(self, response: requests.Response, what: str) -> Any:
-        """The JSON body of a 2xx answer; a login page or other HTML is an error, never data."""
-        text = response.text
-        if _looks_like_html(text):
-            if "login" in text.lower():
-                raise AuthError(
-                    f"XNAT answered with its login page when trying to {what}; the login was "
-                    f"not accepted by {self.url}.",
-                    response.status_code,
-                )
-            raise ServerError(
-                f"XNAT answered with a web page instead of data when trying to {what}; check "
-                "that the server URL is the XNAT address.",
+    def _web_page_error(self, response: requests.Response, what: str) -> XnatError:
+        """A 2xx web page where XNAT answers data or nothing: a login page, or not XNAT at all.
+
+        None of the calls here asks for HTML, so such an answer is never read as success."""
+        if "login" in response.text.lower():
+            return AuthError(
+                f"XNAT answered with its login page when trying to {what}; the login was "
+                f"not accepted by {self.url}.",
                 response.status_code,
             )
+        return ServerError(
+            f"XNAT answered with a web page instead of data when trying to {what}; check "
+            "that the server URL is the XNAT address.",
+            response.status_code,
+        )
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        """The JSON body of a 2xx answer."""
         try:
-            return json.loads(text)
+            return json.loads(response.text)
         except ValueError:
             raise ServerError(
                 f"XNAT answered with something that is not JSON when trying to {what}.",

@@ -377,6 +377,29 @@ def test_url_without_a_usable_scheme(url: str, caplog: pytest.LogCaptureFixture)
     assert_clean(info.value, caplog)
 
 
+def test_url_without_a_host(caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        XnatClient("https://", "alice", PASSWORD) as client,
+        pytest.raises(errors.XnatError) as info,
+    ):
+        client.login()
+    assert "not a valid address" in str(info.value)
+    assert_clean(info.value, caplog)
+
+
+def test_a_login_page_is_never_read_as_success(scripted: Scripted) -> None:
+    """A proxy's single-sign-on page answers 200 to anything: that is not a created project."""
+    page = Reply(200, "<html><body><form>Login</form></body></html>")
+    scripted.route("PUT", "/data/projects/P", page)
+    scripted.route("DELETE", "/data/projects/P/experiments/E/resources/R", page)
+    with scripted.client() as client:
+        with pytest.raises(errors.AuthError) as info:
+            client.create_project("P")
+        assert_clean(info.value)
+        with pytest.raises(errors.AuthError):
+            client.delete_resource("P", "E", "R")
+
+
 def test_missing_credentials_send_nothing(scripted: Scripted) -> None:
     with XnatClient(scripted.url, "alice", "") as client, pytest.raises(errors.AuthError):
         client.login()
