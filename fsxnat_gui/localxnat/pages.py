@@ -91,11 +91,16 @@ def gateway_timeout_page() -> bytes:
     )
 
 
-def login_page() -> bytes:
+def login_page(error: str | None = None) -> bytes:
+    message = f'<p class="error">{escape(error)}</p>' if error else ""
     return _html(
         "XNAT Login",
-        "<h1>XNAT</h1><p>This is a local XNAT-compatible test server. Log in with HTTP Basic "
-        "credentials.</p>",
+        "<h1>XNAT</h1><p>Local XNAT-compatible test server.</p>"
+        f"{message}"
+        '<form method="post" action="/app/template/Login.vm">'
+        '<label>User <input name="username" autofocus></label> '
+        '<label>Password <input name="password" type="password"></label> '
+        '<button type="submit">Login</button></form>',
     )
 
 

@@ -23,12 +23,13 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from xml.sax.saxutils import quoteattr
 
 from . import pages
 from .faults import Faults, RequestRecord
@@ -127,6 +128,7 @@ class Session:
     user: str | None  # None for a guest session
     csrf: str
     last_used: float
+    saved_url: str = ""  # where a browser goes after logging in (Spring's saved request)
 
 
 @dataclass(frozen=True)
@@ -510,7 +512,7 @@ class Dispatcher:
             log.exception("internal error on %s %s", self.req.method, self.req.path)
             response = restlet_error(500)
         if self.cookie:
-            response.headers.append(("Set-Cookie", f"JSESSIONID={self.cookie}; Path=/; HttpOnly"))
+            response.headers.append(("Set-Cookie", _session_cookie(self.cookie)))
         return response
 
     # Authentication
@@ -545,7 +547,14 @@ class Dispatcher:
             and req.headers.get("x-requested-with", "") != "XMLHttpRequest"
         )
         if browser:
-            return Response(302, b"", "text/plain", [("Location", LOGIN_PAGE)])
+            guest = self.app.new_session(None)
+            guest.saved_url = req.path + (f"?{req.query_string}" if req.query_string else "")
+            return Response(
+                302,
+                b"",
+                "text/plain",
+                [("Location", LOGIN_PAGE), ("Set-Cookie", _session_cookie(guest.id))],
+            )
         return Response(
             401,
             pages.tomcat_page(401, "Full authentication is required to access this resource"),
@@ -566,7 +575,7 @@ class Dispatcher:
         path = _normalise(req.path)
         segments = [unquote(s) for s in path.split("/")[1:]]
         if path == LOGIN_PAGE:
-            return Response(200, pages.login_page(), _CONTENT_TYPES["html"])
+            return self._login_page()
         if segments[:2] == ["xapi", "siteConfig"]:
             return self._site_config(segments[2:])
         if segments[:1] != ["data"]:
@@ -675,6 +684,21 @@ class Dispatcher:
         self.session = self.app.new_session(account)
         self.cookie = self.session.id
         return self._text(self.session.id)
+
+    def _login_page(self) -> Response:
+        """XNAT's login form, enough for a browser following an "Open in XNAT" link."""
+        self._methods("GET", "POST")
+        if self.req.method == "GET":
+            return Response(200, pages.login_page(), _CONTENT_TYPES["html"])
+        form = dict(parse_qsl(self._read_small_body(), keep_blank_values=True))
+        account = self.app.check_password(form.get("username", ""), form.get("password", ""))
+        if account is None:
+            return Response(200, pages.login_page(pages.LOGIN_FAILURE), _CONTENT_TYPES["html"])
+        target = (self.session.saved_url if self.session else "") or "/data/projects?format=html"
+        self.req.user = account
+        self.session = self.app.new_session(account)
+        self.cookie = self.session.id
+        return Response(302, b"", "text/plain", [("Location", target)])
 
     def _read_small_body(self) -> str:
         data = b""
@@ -1287,7 +1311,7 @@ class Dispatcher:
         title: str,
         total: bool,
         columns: list[dict[str, str]] | None = None,
-        extras: object = None,
+        extras: Callable[[dict[str, str]], dict[str, str]] | None = None,
     ) -> Response:
         """A ResultSet in JSON (default), CSV or HTML, with any requested `columns` added."""
         requested = [c for c in self.req.query.get("columns", "").split(",") if c]
@@ -1295,7 +1319,7 @@ class Dispatcher:
         wanted = requested + [c for c in defaults if c not in requested]
         out = []
         for row in rows:
-            extra = extras(row) if callable(extras) else {}
+            extra = extras(row) if extras else {}
             out.append({c: row.get(c, extra.get(c, "")) for c in wanted})
         fmt = self.req.fmt("json")
         if fmt == "csv":
@@ -1324,6 +1348,10 @@ def _normalise(path: str) -> str:
     if path.startswith("/data/archive/"):
         path = "/data/" + path[len("/data/archive/") :]
     return path
+
+
+def _session_cookie(sid: str) -> str:
+    return f"JSESSIONID={sid}; Path=/; HttpOnly"
 
 
 def _basic(header: str) -> tuple[str, str] | None:
@@ -1391,8 +1419,6 @@ def _items(xsi_type: str, data: dict[str, object], start: str, children: list) -
 
 
 def _xml_item(tag: str, data: dict[str, str]) -> Response:
-    from xml.sax.saxutils import quoteattr
-
     attrs = " ".join(f"{k}={quoteattr(str(v))}" for k, v in data.items())
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag} {attrs} '

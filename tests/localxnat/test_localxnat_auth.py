@@ -188,3 +188,22 @@ def test_restlet_error_template(xnat, owner) -> None:
         'rfc2616-sec10.html#sec10.4.5">here</a>.<br>\nPlease continue your visit at our '
         '<a href="/">home page</a>.\n</p>\n</body>\n</html>\n'
     )
+
+
+def test_browser_login_returns_to_the_saved_page(xnat, owner) -> None:
+    owner.put(f"{xnat.url}/data/projects/P1")
+    owner.put(
+        f"{xnat.url}/data/projects/P1/subjects/s1/experiments/s1_MR1",
+        params={"xsiType": "xnat:mrSessionData"},
+    )
+    with requests.Session() as browser:
+        browser.headers["User-Agent"] = BROWSER_UA
+        page = browser.get(f"{xnat.url}/data/projects/P1/experiments/s1_MR1?format=html")
+        assert page.url == f"{xnat.url}/app/template/Login.vm"
+        assert page.history[0].status_code == 302
+        assert "<form" in page.text
+        failed = browser.post(page.url, data={"username": xnat.user, "password": "nope"})
+        assert "Login attempt failed" in failed.text
+        done = browser.post(page.url, data={"username": xnat.user, "password": xnat.password})
+        assert done.url == f"{xnat.url}/data/projects/P1/experiments/s1_MR1?format=html"
+        assert "s1_MR1" in done.text

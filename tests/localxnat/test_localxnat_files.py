@@ -341,3 +341,10 @@ def test_restart_keeps_everything(tmp_path: Path, make_zip) -> None:
         assert s.get(f"{exp}/resources/FS/files/subj01/stats/aseg.stats").content == b"stats\n"
         assert s.put(f"{url}/data/projects/P1/subjects/s2").text == "XNAT_S00002"
         assert s.put(exp).text == "XNAT_E00001"
+
+
+def test_multipart_part_without_file_name_is_refused(owner, session_url) -> None:
+    exp = session_url()
+    response = owner.put(f"{exp}/resources/FS/files", files={"f": ("", b"data")})
+    assert response.status_code == 400
+    assert files_of(owner, f"{exp}/resources/FS") == {}

@@ -193,3 +193,15 @@ def test_delete_project_with_files(xnat, owner) -> None:
     assert owner.delete(f"{xnat.url}/data/projects/P1", params={"removeFiles": "true"}).ok
     assert not (xnat.root / "P1").exists()
     assert owner.get(f"{xnat.url}/data/projects/P1?format=json").status_code == 404
+
+
+def test_other_owner_cannot_change_a_project(tmp_path) -> None:
+    from fsxnat_gui.localxnat import serve
+
+    with serve(tmp_path, users={"alice": "a", "bob": "b"}) as url:
+        assert requests.put(f"{url}/data/projects/A", auth=("alice", "a"), timeout=10).ok
+        refused = requests.put(f"{url}/data/projects/A", auth=("bob", "b"), timeout=10)
+        assert refused.status_code == 403
+        assert h3(refused) == "User bob doesn't have permission to edit the project A"
+        mine = requests.put(f"{url}/data/projects/B", auth=("bob", "b"), timeout=10)
+        assert mine.status_code == 200
