@@ -8,13 +8,44 @@ extra option handled here, before the application sees its arguments:
 checks what only a frozen build can get wrong and exits 0 or 1: the Qt platform, SVG image and
 icon plugins load the packaged icons, keyring finds its backends (the Secret Service one on
 Linux), pyxnat finds its `derivatives` modules (Interface() imports them by walking the package),
-and the modules the app imports lazily (the demo mode's local server) are bundled. The app's own
+the modules the app imports lazily are bundled, and the demo mode works end to end without a
+window (local XNAT server in-process, sample subjects, scan, login, create a project). With
+FSXNAT_EXPECT_KEYRING=<module> set, the keyring backend in use must be that one (CI sets
+keyring.backends.SecretService inside a private gnome-keyring session). The app's own
 `--smoke-test` checks the main window; CI runs both (packaging/ci.sh).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def demo_round_trip() -> str:
+    """What demo mode does, without a window: start the in-process local XNAT, make sample
+    subjects, scan them, log in through pyxnat's session and create a project."""
+    import secrets
+    import tempfile
+    from pathlib import Path
+
+    from fsxnat_gui import localxnat, samples
+    from fsxnat_gui.core import scan
+    from fsxnat_gui.core.xnat import XnatClient
+
+    password = secrets.token_urlsafe(12)
+    with tempfile.TemporaryDirectory() as tmp:
+        subjects = samples.make_demo_subjects_dir(Path(tmp) / "subjects")
+        found = scan.scan(subjects)
+        with (
+            localxnat.serve(Path(tmp) / "archive", users={"demo": password}) as url,
+            XnatClient(url, "demo", password) as client,
+        ):
+            info = client.login()
+            client.create_project("BUNDLECHECK")
+            projects = client.list_projects()
+        if "BUNDLECHECK" not in projects:
+            raise RuntimeError(f"the created project is not listed: {projects}")
+        return f"{len(found)} sample entries scanned; local XNAT {info.version}; login OK"
 
 
 def bundle_check() -> int:
@@ -49,7 +80,11 @@ def bundle_check() -> int:
     import keyring.backend
 
     viable = sorted(type(k).__module__ for k in keyring.backend.get_all_keyring())
-    print(f"keyring: {type(keyring.get_keyring()).__module__}; viable: {viable}")
+    chosen = type(keyring.get_keyring()).__module__
+    print(f"keyring: {chosen}; viable: {viable}")
+    expected = os.environ.get("FSXNAT_EXPECT_KEYRING")
+    if expected and chosen != expected:
+        problems.append(f"keyring backend {chosen}, expected {expected}")
     if sys.platform.startswith("linux"):
         try:
             importlib.import_module("keyring.backends.SecretService")
@@ -68,6 +103,10 @@ def bundle_check() -> int:
             importlib.import_module(name)
         except ImportError as exc:
             problems.append(f"cannot import {name}: {exc}")
+    try:
+        print(f"demo: {demo_round_trip()}")
+    except Exception as exc:  # noqa: BLE001 (any failure is a finding to report)
+        problems.append(f"the demo mode's server round trip failed: {exc!r}")
 
     for problem in problems:
         print(f"FAIL: {problem}", file=sys.stderr)
