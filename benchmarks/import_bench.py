@@ -83,10 +83,16 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, flo
 def local_server(root: Path):
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "fsxnat_gui.localxnat", "--root", str(root),
-            "--user", f"{USER}:{PASSWORD}",
+            sys.executable,
+            "-m",
+            "fsxnat_gui.localxnat",
+            "--root",
+            str(root),
+            "--user",
+            f"{USER}:{PASSWORD}",
         ],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -123,24 +129,54 @@ def main() -> int:
             if not (subjects_dir / name).exists():
                 make_subject(subjects_dir, name, size="full", seed=i)
         total = dir_bytes(subjects_dir)
-        print(f"generated {len(names)} full-size subjects, {total / 1e6:.0f} MB "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"generated {len(names)} full-size subjects, {total / 1e6:.0f} MB "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
 
         with local_server(work / "archive") as url:
             cfg = work / "xnat.cfg"
             cfg.write_text(json.dumps({"server": url, "user": USER, "password": PASSWORD}))
             zips = work / "zips"
             zips.mkdir(exist_ok=True)
-            base = measured([sys.executable, "-c", RECIPE, str(cfg), str(subjects_dir),
-                             "RECIPE", str(zips), *names])
+            base = measured(
+                [
+                    sys.executable,
+                    "-c",
+                    RECIPE,
+                    str(cfg),
+                    str(subjects_dir),
+                    "RECIPE",
+                    str(zips),
+                    *names,
+                ]
+            )
             base_sent = int(base["stdout"].split()[-1])
 
             report = work / "report.json"
             env = dict(os.environ, XNAT_PASS=PASSWORD)
-            ours = measured([sys.executable, "-c", FSXNAT, "import", str(subjects_dir),
-                             "--server", url, "--user", USER, "--project", "FSXNAT",
-                             "--create-project", "--resource", "FREESURFER7", "--yes",
-                             "--report", str(report)], env=env)
+            ours = measured(
+                [
+                    sys.executable,
+                    "-c",
+                    FSXNAT,
+                    "import",
+                    str(subjects_dir),
+                    "--server",
+                    url,
+                    "--user",
+                    USER,
+                    "--project",
+                    "FSXNAT",
+                    "--create-project",
+                    "--resource",
+                    "FREESURFER7",
+                    "--yes",
+                    "--report",
+                    str(report),
+                ],
+                env=env,
+            )
             rows = json.loads(report.read_text())["subjects"]
             if not all(r["verified"] for r in rows):
                 raise SystemExit("fsxnat import did not verify every subject")
@@ -149,10 +185,14 @@ def main() -> int:
         mb = total / 1e6
         print()
         print(f"{'':28}{'wall s':>9}{'MB/s':>9}{'peak MB':>9}{'sent MB':>9}")
-        for label, r, sent in (("(a) zip -r + pyxnat put_zip", base, base_sent),
-                               ("(b) fsxnat import", ours, ours_sent)):
-            print(f"{label:28}{r['wall']:9.1f}{mb / r['wall']:9.1f}{r['peak_mb']:9.0f}"
-                  f"{sent / 1e6:9.0f}")
+        for label, r, sent in (
+            ("(a) zip -r + pyxnat put_zip", base, base_sent),
+            ("(b) fsxnat import", ours, ours_sent),
+        ):
+            print(
+                f"{label:28}{r['wall']:9.1f}{mb / r['wall']:9.1f}{r['peak_mb']:9.0f}"
+                f"{sent / 1e6:9.0f}"
+            )
         speedup = base["wall"] / ours["wall"]
         extra = ours_sent / base_sent - 1 if base_sent else float("nan")
         print()

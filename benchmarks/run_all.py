@@ -31,17 +31,22 @@ def main() -> int:
         print(f"== {title}", flush=True)
         proc = subprocess.run(
             [sys.executable, str(HERE / script), "--subjects", str(args.subjects)],
-            capture_output=True, text=True, env=env,
+            capture_output=True,
+            text=True,
+            env=env,
         )
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr[-4000:])
         rc = rc or proc.returncode
-        sections.append(f"## {title}\n\n```\n{proc.stdout.strip()}\n```\n"
-                        f"exit code {proc.returncode}\n")
+        sections.append(
+            f"## {title}\n\n```\n{proc.stdout.strip()}\n```\nexit code {proc.returncode}\n"
+        )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    header = (f"# Benchmark results\n\nLatest `./dev.sh bench` ({now}; {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}, {platform.system()}).\n"
-              "Each ratio compares two runs measured in the same session on the same machine.\n\n")
+    header = (
+        f"# Benchmark results\n\nLatest `./dev.sh bench` ({now}; {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.system()}).\n"
+        "Each ratio compares two runs measured in the same session on the same machine.\n\n"
+    )
     (HERE / "RESULTS.md").write_text(header + "\n".join(sections))
     return rc
 

@@ -39,15 +39,15 @@ class AuthError(XnatError):
     """Wrong user/password/token, or the login expired and could not be renewed."""
 
 
-class PermissionDenied(XnatError):
+class PermissionDenied(XnatError):  # noqa: N818 - reads as the state the user is in
     """Logged in, but not allowed to do this on this project."""
 
 
-class NotFound(XnatError):
+class NotFound(XnatError):  # noqa: N818
     """The project/subject/experiment/resource does not exist (a real 404, never a guess)."""
 
 
-class Conflict(XnatError):
+class Conflict(XnatError):  # noqa: N818
     """The server refused because something exists or differs (409, duplicates answer)."""
 
 

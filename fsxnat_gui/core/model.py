@@ -71,7 +71,7 @@ class Subject:
 class OnExisting(Enum):
     """Policy when the target resource already exists on the server."""
 
-    SKIP = "skip"  # skip when identical (paths, sizes, MD5s where the server has digests), else conflict
+    SKIP = "skip"  # skip when identical (paths, sizes, MD5s where known), else conflict
     REPLACE = "replace"  # delete the resource, upload again
     FAIL = "fail"  # stop: report the subject as failed/conflict
 
