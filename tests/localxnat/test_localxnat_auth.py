@@ -207,3 +207,14 @@ def test_browser_login_returns_to_the_saved_page(xnat, owner) -> None:
         done = browser.post(page.url, data={"username": xnat.user, "password": xnat.password})
         assert done.url == f"{xnat.url}/data/projects/P1/experiments/s1_MR1?format=html"
         assert "s1_MR1" in done.text
+
+
+def test_serve_stops_cleanly_with_open_keep_alive_connections(tmp_path: Path) -> None:
+    import threading
+
+    before = set(threading.enumerate())
+    with requests.Session() as client:
+        with serve(tmp_path) as url:
+            assert client.get(f"{url}/data/auth", auth=("admin", "admin")).ok
+            assert client.get(f"{url}/data/JSESSION").ok
+        assert set(threading.enumerate()) <= before
