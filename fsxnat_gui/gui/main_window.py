@@ -912,9 +912,9 @@ class MainWindow(QMainWindow):
             self.preview.set_tree(plan.offline_tree(the_plan), "Log in to compare with the server.")
             self.preview_updated.emit()
             return
-        if self.preview.root is None or self.jobs.busy("preview") is False:
+        if self.preview.root is None:
             self.preview.set_tree(plan.offline_tree(the_plan), "Checking the server…")
-        else:
+        else:  # keep the last comparison on screen until the new one arrives (no flicker)
             self.preview.set_note("Checking the server…")
         result: list[ImportPlan] = []
 

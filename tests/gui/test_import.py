@@ -1,0 +1,198 @@
+"""Through the window against the local XNAT-compatible server: preview statuses, a full
+import, cancelling mid-upload, 'Retry failed' after an injected fault, closing while importing."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import WindowFactory
+from gui_helpers import log_in, scan, wait_preview
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from fsxnat_gui.core.model import NodeKind, NodeStatus, OnExisting, Progress, ResultStatus, Stage
+from fsxnat_gui.gui import MainWindow
+from fsxnat_gui.gui.main_window import UiState
+from fsxnat_gui.gui.preview import Role
+
+PROJECT = "P1"
+
+
+def ready(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path, check: list[str]
+) -> MainWindow:
+    window = make_window()
+    scan(window, qtbot, subjects_dir)
+    log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
+    window.project_combo.setEditText(PROJECT)
+    window.create_project_check.setChecked(True)
+    window.subject_model.set_checked(check)
+    return window
+
+
+def import_now(window: MainWindow, qtbot: QtBot, timeout: int = 30_000) -> Any:
+    qtbot.waitUntil(window.import_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(window.import_finished, timeout=timeout) as blocker:
+        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def statuses(window: MainWindow, label: str) -> dict[NodeKind, NodeStatus | None]:
+    return {
+        kind: window.preview.status_of(
+            label
+            if kind is NodeKind.SUBJECT
+            else f"{label}_MR1"
+            if kind is NodeKind.EXPERIMENT
+            else "FREESURFER7",
+            kind,
+        )
+        for kind in (NodeKind.SUBJECT, NodeKind.EXPERIMENT)
+    }
+
+
+def resource_status(window: MainWindow, subject_label: str) -> NodeStatus:
+    root = window.preview.root
+    assert root is not None
+    node = next(c for c in root.children if c.label == subject_label)
+    return node.children[0].children[0].status
+
+
+def test_preview_marks_new_exists_conflict_invalid(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    wait_preview(window, qtbot)
+    assert window.preview.status_of(PROJECT, NodeKind.PROJECT) is NodeStatus.NEW
+    assert resource_status(window, "sub-01") is NodeStatus.NEW
+
+    report = import_now(window, qtbot)
+    assert [r.status for r in report.results] == [ResultStatus.IMPORTED]
+
+    window.subject_model.set_checked(["sub-01", "sub-02"])
+    wait_preview(window, qtbot)
+    assert window.preview.status_of(PROJECT, NodeKind.PROJECT) is NodeStatus.EXISTS
+    assert statuses(window, "sub-01") == {
+        NodeKind.SUBJECT: NodeStatus.EXISTS,
+        NodeKind.EXPERIMENT: NodeStatus.EXISTS,
+    }
+    assert resource_status(window, "sub-01") is NodeStatus.EXISTS
+    assert resource_status(window, "sub-02") is NodeStatus.NEW
+
+    window.policy_combo.setCurrentIndex(window.policy_combo.findData(OnExisting.FAIL))
+    wait_preview(window, qtbot)
+    assert resource_status(window, "sub-01") is NodeStatus.CONFLICT
+
+    # an invalid label typed in place in the tree, then fixed in place
+    model = window.preview.model
+    sub02 = next(
+        model.item(0).child(r)
+        for r in range(model.item(0).rowCount())
+        if model.item(0).child(r).data(Role.SOURCE) == "sub-02"
+    )
+    sub02.setText("sub 02!")
+    wait_preview(window, qtbot)
+    assert window.preview.status_of("sub 02!", NodeKind.SUBJECT) is NodeStatus.INVALID
+    assert "invalid" in window.preview.summary.text()
+    assert not window.start_import()  # refused until the label is fixed
+    sub02 = next(
+        model2.item(0).child(r)
+        for model2 in [window.preview.model]
+        for r in range(model2.item(0).rowCount())
+        if model2.item(0).child(r).data(Role.SOURCE) == "sub-02"
+    )
+    sub02.setText("S02")
+    wait_preview(window, qtbot)
+    assert window.preview.status_of("S02", NodeKind.SUBJECT) is NodeStatus.NEW
+
+
+def test_full_import_then_report_and_web_page(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path, tmp_path: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
+    seen: list[object] = []
+    window.runner.progress.connect(seen.append)
+    report = import_now(window, qtbot)
+    assert [r.status for r in report.results] == [ResultStatus.IMPORTED] * 3
+    assert all(r.verified for r in report.results)
+    assert any(isinstance(e, Progress) and e.stage is Stage.UPLOADING for e in seen)
+    assert window.progress.overall.value() == 1000
+    assert "3 imported" in window.progress.summary.text()
+    assert window.progress.summary_bar.isVisibleTo(window)
+    assert not window.progress.retry_button.isEnabled()
+    assert window.progress.open_button.isEnabled()
+    assert window.experiment_url("sub-02").startswith(f"{xnat.url}/data/projects/{PROJECT}/")
+    assert (xnat.root / PROJECT).exists() or any(xnat.root.iterdir())
+    out = tmp_path / "report.json"
+    window.save_report(out)
+    data = json.loads(out.read_text())
+    assert [r["status"] for r in data["subjects"]] == ["imported"] * 3
+    window.save_report(tmp_path / "report.csv")
+    assert "sub-03" in (tmp_path / "report.csv").read_text()
+    assert window.state is UiState.IDLE
+
+
+def test_cancel_mid_upload_stops_within_a_second(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
+    xnat.faults.add("slow", method="PUT", path_regex=r"/files", delay=2.0, count=0)
+    xnat.faults.add("slow", method="POST", path_regex=r"/files", delay=2.0, count=0)
+    qtbot.waitUntil(window.import_button.isEnabled, timeout=5000)
+    uploading = lambda e: isinstance(e, Progress) and e.stage is Stage.UPLOADING  # noqa: E731
+    with qtbot.waitSignal(window.runner.progress, check_params_cb=uploading, timeout=20_000):
+        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+    asked: list[str] = []
+    window.ask = lambda title, text: asked.append(title) or True  # type: ignore[method-assign]
+    started = time.monotonic()
+    with qtbot.waitSignal(window.import_finished, timeout=5000) as blocker:
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    assert time.monotonic() - started < 1.5
+    assert asked == ["Cancel the import?"]
+    report = blocker.args[0]
+    assert report.results[0].status is ResultStatus.CANCELLED
+    assert {r.status for r in report.results} == {ResultStatus.CANCELLED}
+    assert "cancelled" in window.progress.summary.text()
+    assert window.progress.retry_button.isEnabled()
+    assert window.state is UiState.IDLE
+
+
+def test_retry_failed_after_an_injected_fault(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
+    for method in ("PUT", "POST"):
+        xnat.faults.add(
+            "error_500_after_body", method=method, path_regex=r"sub-02_MR1/.*files", count=0
+        )
+    report = import_now(window, qtbot)
+    by_name = {r.subject: r for r in report.results}
+    assert by_name["sub-01"].status is ResultStatus.IMPORTED
+    assert by_name["sub-02"].status is ResultStatus.FAILED
+    assert by_name["sub-02"].error
+    assert by_name["sub-03"].status is ResultStatus.IMPORTED
+    assert "1 failed" in window.progress.summary.text()
+    assert window.progress.failed_subjects() == ["sub-02"]
+
+    xnat.faults.clear()
+    with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
+        qtbot.mouseClick(window.progress.retry_button, Qt.MouseButton.LeftButton)
+    retried = blocker.args[0]
+    assert [(r.subject, r.status) for r in retried.results] == [("sub-02", ResultStatus.IMPORTED)]
+
+
+def test_closing_during_an_import_asks_then_cancels(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02"])
+    xnat.faults.add("slow", path_regex=r"/files", delay=1.0, count=0)
+    assert window.start_import()
+    answers = [False, True]
+    window.ask = lambda title, text: answers.pop(0)  # type: ignore[method-assign]
+    assert not window.close()  # "no": the import goes on
+    assert window.state is UiState.IMPORTING
+    assert window.close()  # "yes": cancelled, worker stopped
+    assert window.runner.shutdown(0)

@@ -1,0 +1,176 @@
+"""The login dialog: secrets in the keyring (a token, not the password), 'remember' off, pyxnat
+config import, no keyring backend, TLS problems; and the real Secret Service."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backends.fail
+import pytest
+from conftest import WindowFactory
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from fsxnat_gui import APP_ID
+from fsxnat_gui.core.errors import TLSError
+from fsxnat_gui.gui import MainWindow
+from fsxnat_gui.gui.login_dialog import TLS_HELP, LoginDialog
+from fsxnat_gui.gui.settings import ServerProfile, Settings
+
+# Showing a dialog on the offscreen platform makes Qt print this harmless notice (platform.md
+# §1); it is not emitted under Xvfb/xcb, where CI runs.
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")
+
+
+def fill(dialog: LoginDialog, url: str, user: str, password: str, remember: bool) -> None:
+    dialog.url_edit.setText(url)
+    dialog.user_edit.setText(user)
+    dialog.url_edit.editingFinished.emit()
+    dialog.password_edit.setText(password)
+    dialog.remember_check.setChecked(remember)
+
+
+def log_in_through_dialog(window: MainWindow, qtbot: QtBot, xnat: Any, remember: bool) -> None:
+    dialog = window.open_login_dialog()
+    fill(dialog, xnat.url, xnat.user, xnat.password, remember)
+    with qtbot.waitSignal(window.login_changed, timeout=10_000):
+        qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+
+
+def settings_text(settings: Settings) -> str:
+    settings.sync()
+    return Path(settings._qs.fileName()).read_text()
+
+
+def test_remember_stores_a_token_not_the_password(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+) -> None:
+    window = make_window()
+    log_in_through_dialog(window, qtbot, xnat, remember=True)
+    assert window.session is not None
+    assert window.session.user == xnat.user
+    assert "owner @" in window.login_state_label.text()
+    stored = memory_keyring.store[(APP_ID, f"{xnat.user}@{xnat.url}")]
+    assert xnat.password not in stored
+    token = json.loads(stored)
+    assert token["alias"] != xnat.user
+    assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
+    text = settings_text(settings)
+    assert xnat.password not in text
+    assert token["secret"] not in text
+    assert "token (not your password)" in window.message_bar.text.text()
+
+    # next start: logged in by itself with the token
+    again = make_window()
+    qtbot.waitUntil(lambda: again.session is not None, timeout=10_000)
+    assert again.session is not None
+    assert again.session.auth_user == token["alias"]
+
+    with qtbot.waitSignal(again.login_changed):
+        qtbot.mouseClick(again.login_button, Qt.MouseButton.LeftButton)  # log out
+    assert again.session is None
+    assert memory_keyring.store == {}
+
+
+def test_remember_off_keeps_the_secret_in_memory_only(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any
+) -> None:
+    window = make_window()
+    log_in_through_dialog(window, qtbot, xnat, remember=False)
+    assert window.session is not None
+    assert window.session.secret == xnat.password
+    assert memory_keyring.store == {}
+
+
+def test_test_connection_and_wrong_password(
+    qtbot: QtBot, make_window: WindowFactory, xnat: Any
+) -> None:
+    window = make_window()
+    dialog = window.open_login_dialog()
+    fill(dialog, xnat.url, xnat.user, xnat.password, remember=False)
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=10_000):
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    assert "Connected to XNAT" in dialog.status.text()
+    assert f"as {xnat.user}" in dialog.status.text()
+    dialog.password_edit.setText("wrong")
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=10_000):
+        qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()
+    assert dialog.status.text()
+    assert window.session is None
+
+
+def test_import_pyxnat_config_moves_the_password_to_the_keyring(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, tmp_path: Path
+) -> None:
+    config = tmp_path / ".xnat_p1.cfg"
+    config.write_text(
+        json.dumps({"server": xnat.url, "user": xnat.user, "password": xnat.password})
+    )
+    window = make_window()
+    with qtbot.waitSignal(window.login_changed, timeout=10_000):
+        window.open_login_dialog(config)
+    assert window.session is not None
+    assert list(memory_keyring.store) == [(APP_ID, f"{xnat.user}@{xnat.url}")]
+    message = window.message_bar.text.text()
+    assert str(config) in message
+    assert "keyring" in message
+
+
+def test_without_a_keyring_backend_nothing_is_remembered(
+    qtbot: QtBot, make_window: WindowFactory, xnat: Any
+) -> None:
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # memory_keyring restores it
+    window = make_window()
+    dialog = window.open_login_dialog()
+    assert not dialog.remember_check.isEnabled()
+    assert not dialog.remember_check.isChecked()
+    assert "No system keyring" in dialog.remember_check.toolTip()
+    fill(dialog, xnat.url, xnat.user, xnat.password, remember=False)
+    with qtbot.waitSignal(window.login_changed, timeout=10_000):
+        qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+    assert window.session is not None  # works for this run
+
+
+def test_tls_problems_are_explained(qtbot: QtBot, make_window: WindowFactory) -> None:
+    def untrusted(url: str, user: str, secret: str, verify: bool | str) -> Any:
+        raise TLSError("The certificate of xnat.example.org is not trusted (self-signed).")
+
+    window = make_window(client_factory=untrusted)
+    dialog = window.open_login_dialog()
+    fill(dialog, "https://xnat.example.org", "alice", "pw", remember=False)
+    with qtbot.waitSignal(window.jobs.job_finished, timeout=10_000):
+        qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    assert TLS_HELP in dialog.status.text()
+    assert "self-signed" in dialog.status.text()
+
+
+@pytest.mark.real_keyring
+@pytest.mark.skipif(
+    not os.environ.get("FSXNAT_SECRET_SERVICE"),
+    reason="needs the private Secret Service of tools/with_secret_service.sh",
+)
+def test_login_dialog_with_the_real_secret_service(
+    qtbot: QtBot, make_window: WindowFactory, xnat: Any
+) -> None:
+    from fsxnat_gui.core import credentials
+
+    backend = keyring.get_keyring()
+    parts = getattr(backend, "backends", [backend])  # usually a ChainerBackend
+    assert any("SecretService" in type(b).__module__ for b in parts)
+    assert credentials.can_remember()
+    window = make_window()
+    try:
+        log_in_through_dialog(window, qtbot, xnat, remember=True)
+        stored = credentials.load_secret(xnat.url, xnat.user)
+        assert stored is not None
+        assert json.loads(stored)["alias"]
+        again = make_window()
+        qtbot.waitUntil(lambda: again.session is not None, timeout=10_000)
+    finally:
+        credentials.forget_secret(xnat.url, xnat.user)
+    assert credentials.load_secret(xnat.url, xnat.user) is None
