@@ -100,6 +100,11 @@ _CONTENT_TYPES = {
 }
 
 
+
+def _same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison that also accepts non-ASCII passwords (UTF-8)."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
 class HttpError(Exception):
     """A Restlet-style error response."""
 
@@ -194,14 +199,14 @@ class LocalXnat:
         user = user.rsplit("/", 1)[-1]  # "provider/user"
         for accounts in (self.users, self.readonly_users):
             expected = accounts.get(user)
-            if expected is not None and hmac.compare_digest(expected, password):
+            if expected is not None and _same_secret(expected, password):
                 return user
         if _UUID_RE.match(user):
             with self._lock:
                 token = self._tokens.get(user)
             if (
                 token is not None
-                and hmac.compare_digest(token.secret, password)
+                and _same_secret(token.secret, password)
                 and time.time() * 1000 < token.expires_ms
             ):
                 return token.user

@@ -218,3 +218,12 @@ def test_serve_stops_cleanly_with_open_keep_alive_connections(tmp_path: Path) ->
             assert client.get(f"{url}/data/auth", auth=("admin", "admin")).ok
             assert client.get(f"{url}/data/JSESSION").ok
         assert set(threading.enumerate()) <= before
+
+
+def test_non_ascii_password(tmp_path: Path) -> None:
+    with serve(tmp_path / "root", users={"jürgen": "pässwörd-ß"}) as url:
+        ok = requests.get(f"{url}/data/auth", auth=("jürgen".encode(), "pässwörd-ß".encode()))
+        assert ok.status_code == 200
+        assert ok.content.decode() == "User 'jürgen' is logged in"
+        bad = requests.get(f"{url}/data/auth", auth=("jürgen".encode(), "passwörd".encode()))
+        assert bad.status_code == 401
