@@ -19,6 +19,7 @@ import getpass
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -41,6 +42,7 @@ from fsxnat_gui.core.model import (
     Progress,
     ResultStatus,
     RunReport,
+    Stage,
     Subject,
     SubjectResult,
     Target,
@@ -295,14 +297,15 @@ def confirm(plan: ImportPlan, url: str, yes: bool, out: TextIO) -> bool:
 
 
 class ProgressView:
-    """A one-line bar on a terminal (overwritten in place), plain lines every few seconds
-    otherwise. Reads the overall events (item == "") and the subject's own ones."""
+    """A one-line bar on a terminal (overwritten in place); otherwise a plain line when a
+    subject enters a new phase and every few seconds within one. Reads the overall events
+    (item == "") and the subject's own ones."""
 
     def __init__(self, err: TextIO) -> None:
         self.err = err
         self.tty = err.isatty()
         self.overall: Progress | None = None
-        self.last_plain = 0.0
+        self.last_plain: tuple[str, Stage, float] | None = None
         self.width = 0
 
     def show(self, event: Progress) -> None:
@@ -311,12 +314,18 @@ class ProgressView:
             return
         line = self._line(event)
         if self.tty:
-            self.err.write("\r" + line.ljust(self.width)[:160])
+            line = line[: shutil.get_terminal_size().columns - 1]
+            self.err.write("\r" + line.ljust(self.width))
             self.width = max(self.width, len(line))
             self.err.flush()
-        elif time.monotonic() - self.last_plain >= PLAIN_PROGRESS_S or event.message:
-            self.last_plain = time.monotonic()
-            print(line, file=self.err, flush=True)
+            return
+        now = time.monotonic()
+        if self.last_plain is not None:
+            item, stage, when = self.last_plain
+            if (item, stage) == (event.item, event.stage) and now - when < PLAIN_PROGRESS_S:
+                return
+        self.last_plain = (event.item, event.stage, now)
+        print(line, file=self.err, flush=True)
 
     def _line(self, event: Progress) -> str:
         parts = []
@@ -325,7 +334,7 @@ class ProgressView:
             filled = round(20 * share)
             parts.append(f"[{'#' * filled}{'.' * (20 - filled)}] {share:4.0%}")
         parts.append(f"{event.item}: {event.stage.value}")
-        if event.total and event.stage.value in ("zipping", "uploading"):
+        if event.total and event.stage in (Stage.ZIPPING, Stage.UPLOADING):
             parts.append(f"{human_bytes(event.done)}/{human_bytes(event.total)}")
         if event.speed:
             parts.append(f"{human_bytes(event.speed)}/s")

@@ -393,7 +393,7 @@ class _Runner:
 
     def _zip_upload_verify(self, state: _State) -> Steps:
         item = state.item
-        zip_path = self.workdir / f"{item.subject.name}.zip"
+        zip_path = self.workdir / f"{item.subject_label}.zip"  # a valid label: a safe name
         try:
             # the zip is at most the files plus headers (stored .mgz, deflated text)
             archive.free_space_for(self.workdir, state.bytes + state.bytes // 20 + ZIP_SLACK)
