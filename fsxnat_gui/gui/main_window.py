@@ -604,8 +604,6 @@ class MainWindow(QMainWindow):
             self.resource_edit,
             self.policy_combo,
             self.login_button,
-            self.subject_table,
-            self.preview.tree,
         ):
             widget.setEnabled(not importing)
         for action in (
@@ -617,6 +615,8 @@ class MainWindow(QMainWindow):
         ):
             action.setEnabled(not importing)
         self.setAcceptDrops(not importing)
+        self.subject_model.set_locked(importing)  # the lists stay readable, not editable
+        self.preview.set_locked(importing)
         self.logout_action.setEnabled(logged_in and not importing)
         can_import = (
             not importing

@@ -119,10 +119,7 @@ class PreviewPanel(QWidget):
         self.tree.setAccessibleName("Preview of what will be created in XNAT")
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
-        self.tree.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-        )
+        self.set_locked(False)
         self.tree.setModel(build_preview_model(None, self))
         self._connect_model()
         self._size_columns()
@@ -156,6 +153,15 @@ class PreviewPanel(QWidget):
         self.tree.expandAll()
         self._size_columns()
         self.summary.setText(self._summary_text(root, note))
+
+    def set_locked(self, locked: bool) -> None:
+        """No label editing while an import runs."""
+        self.tree.setEditTriggers(
+            QAbstractItemView.EditTrigger.NoEditTriggers
+            if locked
+            else QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
 
     def set_note(self, note: str) -> None:
         self.summary.setText(self._summary_text(self._root, note))

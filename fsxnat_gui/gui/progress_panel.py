@@ -47,15 +47,16 @@ from fsxnat_gui.gui.icons import icon, result_icon_name
 Index = QModelIndex | QPersistentModelIndex
 REFRESH_MS = 50  # at most 20 repaints a second
 
-# Share of a subject's progress bar per stage: zipping first, then sending, then the server.
+# Share of a subject's bar per stage, as core.jobs weighs the overall progress: zipping takes
+# the first third, sending the zip most of the rest, then the server's processing and the check.
 _STAGE_SPAN = {
     Stage.SCANNING: (0.0, 0.0),
-    Stage.CHECKING: (0.0, 0.02),
-    Stage.ZIPPING: (0.02, 0.45),
-    Stage.UPLOADING: (0.45, 0.93),
-    Stage.RETRYING: (0.45, 0.93),
-    Stage.PROCESSING: (0.93, 0.97),
-    Stage.VERIFYING: (0.97, 1.0),
+    Stage.CHECKING: (0.0, 0.0),
+    Stage.ZIPPING: (0.0, 0.33),
+    Stage.UPLOADING: (0.33, 0.95),
+    Stage.RETRYING: (0.33, 0.95),
+    Stage.PROCESSING: (0.95, 0.98),
+    Stage.VERIFYING: (0.98, 1.0),
     Stage.DONE: (1.0, 1.0),
 }
 
@@ -112,7 +113,7 @@ class Row:
             return "finished"
         if self.stage is None:
             return "waiting"
-        return self.message or self.stage.value
+        return self.stage.value
 
 
 class ProgressTableModel(QAbstractTableModel):
@@ -157,8 +158,10 @@ class ProgressTableModel(QAbstractTableModel):
             return icon(result_icon_name(row.result.status))
         if role == Qt.ItemDataRole.DecorationRole and column is Column.SUBJECT:
             return icon("running") if row.stage and not row.result else None
-        if role == Qt.ItemDataRole.ToolTipRole and row.result is not None:
-            return row.result.error or row.result.detail or None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if row.result is not None:
+                return row.result.error or row.result.detail or None
+            return row.message or None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (
             Column.BYTES,
             Column.SPEED,
@@ -177,7 +180,9 @@ class ProgressTableModel(QAbstractTableModel):
             return f"{round(100 * row.fraction)} %"
         if column is Column.BYTES:
             if row.result is not None:
-                return units.size(row.result.uploaded_bytes or row.result.bytes)
+                return units.size(row.result.bytes or row.size)
+            if row.total and row.stage is Stage.VERIFYING:  # counts files, not bytes
+                return f"{row.done} / {row.total} files"
             if row.total:
                 return f"{units.size(row.done)} / {units.size(row.total)}"
             return units.size(row.size) if row.size else ""

@@ -89,6 +89,7 @@ class SubjectTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._subjects: list[Subject] = []
         self._checked: set[str] = set()
+        self._locked = False
 
     # --- Qt model API --------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class SubjectTableModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         subject = self._subjects[index.row()]
-        if index.column() == Column.SUBJECT and subject.eligible:
+        if index.column() == Column.SUBJECT and subject.eligible and not self._locked:
             return base | Qt.ItemFlag.ItemIsUserCheckable
         return base
 
@@ -154,7 +155,7 @@ class SubjectTableModel(QAbstractTableModel):
         ):
             return False
         subject = self._subjects[index.row()]
-        if not subject.eligible:
+        if not subject.eligible or self._locked:
             return False
         if Qt.CheckState(value) == Qt.CheckState.Checked:
             self._checked.add(subject.name)
@@ -163,6 +164,17 @@ class SubjectTableModel(QAbstractTableModel):
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
         self.selection_changed.emit()
         return True
+
+    def set_locked(self, locked: bool) -> None:
+        """While locked (an import runs) no check box can be changed by the user."""
+        if locked != self._locked:
+            self._locked = locked
+            if self._subjects:
+                self.dataChanged.emit(
+                    self.index(0, Column.SUBJECT),
+                    self.index(len(self._subjects) - 1, Column.SUBJECT),
+                    [],
+                )
 
     # --- contents ------------------------------------------------------------------------
 
@@ -264,6 +276,8 @@ class SubjectTableModel(QAbstractTableModel):
 
     @staticmethod
     def _sort_key(subject: Subject, column: Column) -> Any:
+        if column is Column.SUBJECT:  # recon-all subjects first, then templates and the rest
+            return f"{0 if subject.kind is EntryKind.SUBJECT else 1}{subject.name.lower()}"
         if column is Column.FILES:
             return subject.files or 0
         if column is Column.SIZE:

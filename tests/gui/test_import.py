@@ -190,6 +190,8 @@ def test_closing_during_an_import_asks_then_cancels(
     window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02"])
     xnat.faults.add("slow", path_regex=r"/files", delay=1.0, count=0)
     assert window.start_import()
+    first = window.subject_model.index(0, 0)
+    assert not window.subject_model.flags(first) & Qt.ItemFlag.ItemIsUserCheckable  # locked
     answers = [False, True]
     window.ask = lambda title, text: answers.pop(0)  # type: ignore[method-assign]
     assert not window.close()  # "no": the import goes on
