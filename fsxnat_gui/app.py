@@ -197,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.project_combo.setEditText(args.project)
     if args.subjects_dir:
         window.set_subjects_dir(args.subjects_dir.expanduser().resolve())
+    elif window.settings.subjects_dir and not args.demo:
+        window.set_subjects_dir(Path(window.settings.subjects_dir))  # the last one
     if args.demo:
         window.start_demo()
     elif args.server:

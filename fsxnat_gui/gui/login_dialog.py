@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QCompleter,
     QDialog,
     QDialogButtonBox,
@@ -39,6 +40,7 @@ from fsxnat_gui.gui.session import (
     decode_secret,
     encode_secret,
     read_pyxnat_config,
+    read_pyxnat_password,
 )
 from fsxnat_gui.gui.settings import ServerProfile
 from fsxnat_gui.gui.tasks import LoginResult
@@ -87,6 +89,13 @@ class LoginDialog(QDialog):
         self.url_edit.setAccessibleName("Server URL")
         self.url_edit.setPlaceholderText("https://xnat.example.org")
         self.url_edit.setCompleter(QCompleter(sorted({p.url for p in profiles or []}), self))
+        self._profiles = list(profiles or [])
+        self.profile_combo = QComboBox()
+        self.profile_combo.setObjectName("profileCombo")
+        self.profile_combo.setAccessibleName("Remembered servers")
+        self.profile_combo.addItem("New server…", None)
+        for known in self._profiles:
+            self.profile_combo.addItem(known.title, known)
         self.user_edit = QLineEdit()
         self.user_edit.setObjectName("userEdit")
         self.user_edit.setAccessibleName("User name")
@@ -135,6 +144,8 @@ class LoginDialog(QDialog):
         ca_row.addWidget(self.ca_edit, 1)
         ca_row.addWidget(self.ca_button)
         form = QFormLayout()
+        if self._profiles:
+            form.addRow("Re&membered:", self.profile_combo)
         form.addRow("&Server URL:", self.url_edit)
         form.addRow("&User:", self.user_edit)
         form.addRow("&Password:", self.password_edit)
@@ -158,6 +169,7 @@ class LoginDialog(QDialog):
         self.test_button.clicked.connect(self._on_test_clicked)
         self.import_button.clicked.connect(self._on_import_clicked)
         self.ca_button.clicked.connect(self._on_ca_clicked)
+        self.profile_combo.currentIndexChanged.connect(self._on_profile_chosen)
         self.url_edit.editingFinished.connect(self._on_account_edited)
         self.user_edit.editingFinished.connect(self._on_account_edited)
 
@@ -171,10 +183,9 @@ class LoginDialog(QDialog):
             self.remember_check.setToolTip(reason)
             self.status.setText(reason)
         if profile is not None:
-            self.url_edit.setText(profile.url)
-            self.user_edit.setText(profile.user)
-            self.ca_edit.setText(profile.ca_bundle)
-            self._on_account_edited()
+            if profile in self._profiles:
+                self.profile_combo.setCurrentIndex(1 + self._profiles.index(profile))
+            self._fill(profile)
         (self.password_edit if profile else self.url_edit).setFocus()
 
     # --- inputs --------------------------------------------------------------------------
@@ -221,18 +232,32 @@ class LoginDialog(QDialog):
         """Fill the fields from a pyxnat config file and log in, storing its password in the
         keyring (as a token when the server issues one)."""
         try:
-            url, user, password = read_pyxnat_config(path)
+            profile = read_pyxnat_config(path)
+            password = read_pyxnat_password(path)
         except (OSError, ValueError) as exc:
             self.status.setText(f"Could not read {path}: {exc}")
             return
-        self.url_edit.setText(url)
-        self.user_edit.setText(user)
+        self._fill(profile)
         self.password_edit.setText(password)
         self._stored_secret = None
         self._imported_from = path
         if self._can_remember:
             self.remember_check.setChecked(True)
         self._on_login_clicked()
+
+    def _fill(self, profile: ServerProfile) -> None:
+        self.url_edit.setText(profile.url)
+        self.user_edit.setText(profile.user)
+        self.ca_edit.setText(profile.ca_bundle)
+        self.password_edit.clear()
+        self._on_account_edited()
+
+    @Slot(int)
+    def _on_profile_chosen(self, index: int) -> None:
+        chosen = self.profile_combo.itemData(index)
+        if isinstance(chosen, ServerProfile):
+            self._fill(chosen)
+            self.password_edit.setFocus()
 
     @Slot()
     def _on_account_edited(self) -> None:

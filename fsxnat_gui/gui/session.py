@@ -67,11 +67,18 @@ def decode_secret(user: str, stored: str) -> tuple[str, str]:
     return user, stored
 
 
-def read_pyxnat_config(path: Path) -> tuple[str, str, str]:
-    """(server, user, password) of a pyxnat JSON config file; ValueError if it is not one."""
+def read_pyxnat_config(path: Path) -> ServerProfile:
+    """The server, user and CA bundle of a pyxnat JSON config file, and its password;
+    ValueError if it is not one. (pyxnat's `verify` may name a CA bundle file.)"""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(k), str) for k in ("server", "user", "password")
-    ):
+    keys = ("server", "user", "password")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in keys):
         raise ValueError("it is not a pyxnat configuration (server, user and password)")
-    return data["server"].rstrip("/"), data["user"], data["password"]
+    verify = data.get("verify")
+    ca_bundle = str(Path(verify).expanduser()) if isinstance(verify, str) else ""
+    return ServerProfile(data["server"].rstrip("/"), data["user"], ca_bundle)
+
+
+def read_pyxnat_password(path: Path) -> str:
+    """The password of a pyxnat JSON config file (checked by `read_pyxnat_config` first)."""
+    return str(json.loads(Path(path).read_text(encoding="utf-8"))["password"])

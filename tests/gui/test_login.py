@@ -174,3 +174,25 @@ def test_login_dialog_with_the_real_secret_service(
     finally:
         credentials.forget_secret(xnat.url, xnat.user)
     assert credentials.load_secret(xnat.url, xnat.user) is None
+
+
+def test_remembered_servers_can_be_chosen(
+    qtbot: QtBot, make_window: WindowFactory, settings: Settings
+) -> None:
+    a = ServerProfile("https://a.example.org", "alice")
+    b = ServerProfile("https://b.example.org", "bob", "/etc/site-ca.pem")
+    settings.remember_profile(a)
+    settings.remember_profile(b)
+    window = make_window()
+    dialog = window.open_login_dialog()
+    assert dialog.url_edit.text() == b.url  # the current profile
+    dialog.profile_combo.setCurrentIndex(dialog.profile_combo.findText(a.title))
+    assert dialog.profile == a
+
+
+def test_server_and_user_options_fill_the_dialog(qtbot: QtBot, make_window: WindowFactory) -> None:
+    window = make_window()
+    window.use_server("https://xnat.example.org/", "carol")
+    dialog = window.findChild(LoginDialog)
+    assert dialog is not None
+    assert dialog.profile == ServerProfile("https://xnat.example.org", "carol")

@@ -186,3 +186,28 @@ def test_smoke_test_exits_zero(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "smoke test OK" in done.stdout
     assert "Keyring backend:" in done.stderr
+
+
+def test_command_line_options() -> None:
+    from fsxnat_gui.app import parse_args
+
+    args = parse_args(
+        [
+            "--subjects-dir",
+            "/data/subjects",
+            "--server",
+            "https://x.org",
+            "--user",
+            "alice",
+            "--project",
+            "P1",
+        ]
+    )
+    assert (args.subjects_dir, args.server, args.user, args.project) == (
+        Path("/data/subjects"),
+        "https://x.org",
+        "alice",
+        "P1",
+    )
+    assert parse_args(["--demo"]).demo
+    assert parse_args(["--smoke-test"]).smoke_test
