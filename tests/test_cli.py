@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 
 from fsxnat_gui import cli
 from fsxnat_gui.core import credentials, jobs
+from fsxnat_gui.core.xnat import XnatClient
 from fsxnat_gui.samples import make_subject
 
 NAMES = ("sub-01", "sub-02")
@@ -263,3 +266,36 @@ def test_console_script_in_a_subprocess(subjects_dir: Path, xnat: Any, tmp_path:
     )  # fmt: skip
     assert bad.returncode == 1
     assert_one_line_error(bad.stderr, "127.0.0.1:9")
+
+
+def test_ctrl_c_cancels_cleanly(subjects_dir: Path, xnat: Any, tmp_path: Path) -> None:
+    """SIGINT mid-upload: exit 130, the report says cancelled, no resource is left behind."""
+    (subjects_dir / "sub-01" / "mri" / "big.mgz").write_bytes(os.urandom(16_000_000))
+    xnat.faults.add("slow", method="POST", path_regex="/files", delay=1.0)
+    env = dict(
+        os.environ, XNAT_PASS=xnat.password, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
+    )
+    report = tmp_path / "r.json"
+    args = ["--server", xnat.url, "--user", xnat.user, "--project", "SIG", "--create-project"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "fsxnat_gui.cli", "import", str(subjects_dir), *args, "--yes",
+         "--report", str(report)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "sub-01: uploading" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    statuses = [s["status"] for s in json.loads(report.read_text())["subjects"]]
+    assert statuses == ["cancelled", "cancelled"]
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 5  # the server is still sleeping on the abandoned upload
+    while time.monotonic() < deadline and not [
+        r for r in xnat.faults.requests if r.method == "POST" and "/files" in r.path
+    ]:
+        time.sleep(0.05)
+    with XnatClient(xnat.url, xnat.user, xnat.password) as client:
+        assert client.list_resources("SIG", "sub-01_MR1") == []

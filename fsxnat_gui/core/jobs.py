@@ -71,6 +71,7 @@ R = TypeVar("R")
 
 THROTTLE_S = 0.1  # at most ~10 progress events per second per phase
 POLL_S = 0.1  # how often the runner looks at the upload thread and the cancel flag
+CANCEL_GRACE_S = 1.0  # how long a cancelled upload may take to stop (or to be answered)
 ZIP_SHARE = 1 / 3  # share of a subject's overall progress taken by zipping
 ZIP_SLACK = 16 * 1024 * 1024  # free space asked for beyond the files and 5 %
 LISTED_NAMES = 5  # file names quoted in a mismatch message
@@ -515,7 +516,16 @@ class _Runner:
                 upload.join(POLL_S)
                 if self.cancel.is_set():
                     upload.stop.set()
-                    upload.join(1.0)
+                    upload.join(CANCEL_GRACE_S)
+                    if upload.is_alive() and sent >= total:
+                        resource, experiment = (
+                            state.item.resource_label,
+                            state.item.experiment_label,
+                        )
+                        state.notes.append(
+                            f"the server was still processing the upload when it was cancelled: "
+                            f"if {resource} appears on {experiment}, delete it or choose replace"
+                        )
                     raise Cancelled()
                 while not upload.sent.empty():
                     sent, total = upload.sent.get_nowait()
