@@ -36,6 +36,10 @@ PLATFORM_KEYRING = {
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    return _parser().parse_known_args(argv)[0]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=APP_NAME,
         description=f"{APP_DISPLAY_NAME}: import FreeSurfer recon-all subjects into XNAT.",
@@ -55,9 +59,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="open the window, check the keyring backend and the icons, and exit (0 = fine)",
     )
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
-    # Qt's own options (-platform, -style ...) are left for QApplication.
-    args, _qt_args = parser.parse_known_args(argv)
-    return args
+    return parser
 
 
 def setup_logging(log_dir: Path | None) -> Path | None:
@@ -142,7 +144,8 @@ def smoke_check(window: object) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # Qt's own options (-platform, -style ...) are passed on to QApplication.
+    args, qt_args = _parser().parse_known_args(sys.argv[1:] if argv is None else argv)
     if args.smoke_test and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -152,11 +155,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from fsxnat_gui.core import credentials
 
-    # Follow fractional scale factors (125 %, 150 %) exactly instead of rounding them.
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
-    )
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = QApplication.instance()
+    if app is None:
+        # Follow fractional scale factors (125 %, 150 %) exactly instead of rounding them.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        app = QApplication([sys.argv[0], *qt_args])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_DISPLAY_NAME)
