@@ -874,10 +874,6 @@ class MainWindow(QMainWindow):
         log.info("Subject label of %s set to %s", folder, label or "(default)")
         self._schedule_preview()
 
-    def set_label_override(self, folder: str, label: str) -> None:
-        """What editing a subject label in the preview does."""
-        self._on_label_edited(folder, label)
-
     def _schedule_preview(self) -> None:
         self._preview_timer.start()
 

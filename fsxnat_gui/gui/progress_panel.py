@@ -255,7 +255,6 @@ class ProgressPanel(QWidget):
         super().__init__(parent)
         self._pending: dict[str, Progress] = {}
         self._overall_event: Progress | None = None
-        self._report: RunReport | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -331,15 +330,10 @@ class ProgressPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary_bar)
 
-    @property
-    def report(self) -> RunReport | None:
-        return self._report
-
     def start(self, subjects: list[tuple[str, int]]) -> None:
         """A new import of these (folder name, bytes) subjects."""
         self._pending.clear()
         self._overall_event = None
-        self._report = None
         self.model.reset(subjects)
         self.overall.setValue(0)
         self.overall_label.setText(f"Starting: {len(subjects)} subjects…")
@@ -361,7 +355,6 @@ class ProgressPanel(QWidget):
         """The import ended: show the summary (from the report, or from the rows seen)."""
         self._timer.stop()
         self._flush()
-        self._report = report
         results = list(report.results) if report else self.model.results()
         if report is not None:
             for result in report.results:

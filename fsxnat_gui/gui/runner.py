@@ -149,10 +149,6 @@ class JobQueue(QObject):
         runner.finished.connect(self._on_runner_finished)
 
     @property
-    def runner(self) -> JobRunner:
-        return self._runner
-
-    @property
     def current(self) -> str | None:
         return self._current.name if self._current else None
 
