@@ -119,9 +119,9 @@ def render(sizes: set[int]) -> dict[int, bytes]:
     """Render the master SVG to PNG bytes at each size (square, transparent background)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # A build tool, not the core: Qt is fine here (ruff bans PySide6 outside gui/ and app.py).
-    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt  # noqa: TID251
-    from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: TID251
-    from PySide6.QtSvg import QSvgRenderer  # noqa: TID251
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+    from PySide6.QtGui import QGuiApplication, QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
 
     _app = QGuiApplication.instance() or QGuiApplication([])
     renderer = QSvgRenderer(str(MASTER))

@@ -53,8 +53,8 @@ def bundle_check() -> int:
     import importlib
     import importlib.resources
 
-    from PySide6.QtGui import QIcon, QImageReader  # noqa: TID251
-    from PySide6.QtWidgets import QApplication  # noqa: TID251
+    from PySide6.QtGui import QIcon, QImageReader
+    from PySide6.QtWidgets import QApplication
 
     import fsxnat_gui
 
