@@ -17,6 +17,10 @@ Cancelling is not an exception for the caller: the subject in progress and those
 CANCELLED, a resource this run created for the cancelled subject is deleted, and the generator
 still yields the RunReport and returns.
 
+Existing resource: SKIP skips it when identical to the local folder (paths, sizes, MD5s where
+the server has digests) and fails the subject otherwise; REPLACE deletes it, but only once the new
+zip is ready; FAIL fails the subject. An empty resource is simply filled.
+
 Resume: running the same plan again with the SKIP policy skips every subject whose resource on
 the server is identical to the local folder, so an interrupted batch carries on where it stopped.
 """
@@ -181,6 +185,7 @@ class _State:
     bytes: int
     started: float = dataclasses.field(default_factory=time.monotonic)
     reuse_empty: bool = False  # an empty resource of that label is already there
+    replaces: int = 0  # files of the existing resource that the REPLACE policy will delete
     created_resource: bool = False  # this run created the resource: it may delete it
     uploaded: int = 0  # bytes sent, every attempt counted
     notes: list[str] = dataclasses.field(default_factory=list)  # -> SubjectResult.detail
@@ -365,9 +370,7 @@ class _Runner:
             return False
         policy = self.plan.target.on_existing
         if policy is OnExisting.REPLACE:
-            log.info("replacing %s of %s (%d files)", resource, experiment, len(remote))
-            self.client.delete_resource(self.project, experiment, resource)
-            state.notes.append(f"replaced the previous {resource} ({len(remote)} files)")
+            state.replaces = len(remote)  # deleted only once the new zip is ready
             return False
         there = f"a {resource} resource already exists on {experiment} ({len(remote)} files)"
         if policy is OnExisting.FAIL:
@@ -405,12 +408,25 @@ class _Runner:
             state.files = len(result.manifest)
             state.bytes = sum(m.size for m in result.manifest)
             state.notes.extend(result.warnings)
+            if state.replaces:
+                self._delete_old(state)
             if not state.reuse_empty:
                 self._create_resource(state)
             expected = {m.path: (m.size, m.md5) for m in result.manifest}
             yield from self._upload_until_verified(state, result.path, expected)
         finally:
             zip_path.unlink(missing_ok=True)
+
+    def _delete_old(self, state: _State) -> None:
+        item = state.item
+        log.info(
+            "replacing %s of %s (%d files)",
+            item.resource_label,
+            item.experiment_label,
+            state.replaces,
+        )
+        self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+        state.notes.append(f"replaced the previous {item.resource_label} ({state.replaces} files)")
 
     def _create_resource(self, state: _State) -> None:
         target, item = self.plan.target, state.item
