@@ -384,6 +384,9 @@ class _DropConnectionError(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus delayed ACK
+    # holds every answer back ~40 ms on keep-alive connections.
+    disable_nagle_algorithm = True
     server_version = "localxnat"
     sys_version = ""
     timeout = 120
