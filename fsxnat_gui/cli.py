@@ -204,16 +204,17 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
 # --- import -----------------------------------------------------------------------------------
 
 
-def password_for(url: str, user: str) -> str:
-    """The OS keyring, then $XNAT_PASS, then a prompt when on a terminal."""
-    secret = credentials.load_secret(url, user)
-    if secret:
-        log.info("password for %s from the keyring (%s)", user, credentials.backend_name())
-        return secret
+def login_for(url: str, user: str) -> tuple[str, str]:
+    """(user or token alias, secret): the OS keyring (a password or an alias token the window
+    stored), then $XNAT_PASS, then a prompt when on a terminal."""
+    stored = credentials.load_secret(url, user)
+    if stored:
+        log.info("login for %s from the keyring (%s)", user, credentials.backend_name())
+        return credentials.decode_secret(user, stored)
     if secret := os.environ.get(PASSWORD_ENV, ""):
-        return secret
+        return user, secret
     if sys.stdin.isatty():
-        return getpass.getpass(f"XNAT password for {user} at {url}: ")
+        return user, getpass.getpass(f"XNAT password for {user} at {url}: ")
     raise UsageError(f"no password: set {PASSWORD_ENV}, store it in the keyring, or use --config")
 
 
@@ -232,7 +233,8 @@ def make_client(args: argparse.Namespace) -> XnatClient:
         if not args.ca_bundle.is_file():
             raise UsageError(f"the CA bundle {args.ca_bundle} does not exist")
         verify = str(args.ca_bundle)
-    return XnatClient(args.server, args.user, password_for(args.server, args.user), verify=verify)
+    auth_user, secret = login_for(args.server, args.user)
+    return XnatClient(args.server, auth_user, secret, verify=verify)
 
 
 def select(subjects: Sequence[Subject], names: Sequence[str] | None, root: Path) -> list[Subject]:

@@ -222,6 +222,20 @@ def test_password_from_keyring(
     assert code == 0, out
 
 
+def test_alias_token_stored_by_the_window(
+    subjects_dir: Path, fsxnat: Main, xnat: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window stores an alias token, not the password: the CLI logs in with it."""
+    monkeypatch.delenv("XNAT_PASS", raising=False)
+    with XnatClient(xnat.url, xnat.user, xnat.password) as client:
+        token = client.issue_token()
+    stored = credentials.encode_secret(token.alias, token.secret, token=True)
+    assert credentials.save_secret(xnat.url, xnat.user, stored)
+    args = ["--server", xnat.url, "--user", xnat.user, "--project", "P", "--create-project"]
+    code, out, _ = fsxnat("import", subjects_dir, *args, "--dry-run")
+    assert code == 0, out
+
+
 def test_config_file(subjects_dir: Path, fsxnat: Main, xnat: Any, tmp_path: Path) -> None:
     config = tmp_path / "xnat.cfg"
     config.write_text(

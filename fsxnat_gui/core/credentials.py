@@ -11,6 +11,7 @@ not meant to be used from several threads.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import keyring
@@ -93,3 +94,25 @@ def forget_secret(url: str, user: str) -> None:
         return
     except Exception as exc:  # noqa: BLE001 - see can_remember
         log.warning("Could not remove the saved password from the keyring: %s", _describe(exc))
+
+
+_TOKEN_MARK = "xnat-alias-token"
+
+
+def encode_secret(auth_user: str, secret: str, token: bool) -> str:
+    """The value kept in the keyring: the password, or a marked alias token."""
+    if not token:
+        return secret
+    return json.dumps({"type": _TOKEN_MARK, "alias": auth_user, "secret": secret})
+
+
+def decode_secret(user: str, stored: str) -> tuple[str, str]:
+    """(user to authenticate as, secret) from a keyring value written by `encode_secret`."""
+    if stored.startswith("{"):
+        try:
+            data = json.loads(stored)
+        except ValueError:
+            return user, stored
+        if isinstance(data, dict) and data.get("type") == _TOKEN_MARK:
+            return str(data["alias"]), str(data["secret"])
+    return user, stored

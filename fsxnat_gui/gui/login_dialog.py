@@ -37,8 +37,6 @@ from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import (
     ClientFactory,
     Session,
-    decode_secret,
-    encode_secret,
     read_pyxnat_config,
     read_pyxnat_password,
 )
@@ -305,7 +303,7 @@ class LoginDialog(QDialog):
         stored = not self.password_edit.text() and self._stored_secret is not None
         user, secret = p.user, self._secret()
         if stored:
-            user, secret = decode_secret(p.user, secret)
+            user, secret = credentials.decode_secret(p.user, secret)
         self._set_busy(True, f"Connecting to {p.url}…")
         results: list[LoginResult] = []
 
@@ -359,7 +357,7 @@ class LoginDialog(QDialog):
         notes = []
         remembered = False
         if self.remember_check.isChecked():
-            stored = encode_secret(result.auth_user, result.secret, result.token)
+            stored = credentials.encode_secret(result.auth_user, result.secret, result.token)
             remembered = credentials.save_secret(p.url, p.user, stored)
             if not remembered:
                 self.remember_check.setChecked(False)

@@ -62,12 +62,7 @@ from fsxnat_gui.gui.message_bar import Level, MessageBar
 from fsxnat_gui.gui.preview import PreviewPanel
 from fsxnat_gui.gui.progress_panel import ProgressPanel
 from fsxnat_gui.gui.runner import Job, JobQueue, JobRunner, StepsFactory
-from fsxnat_gui.gui.session import (
-    ClientFactory,
-    Session,
-    decode_secret,
-    default_client_factory,
-)
+from fsxnat_gui.gui.session import ClientFactory, Session, default_client_factory
 from fsxnat_gui.gui.settings import Key, ServerProfile, Settings
 from fsxnat_gui.gui.subject_model import Column, SubjectFilterModel, SubjectTableModel
 
@@ -1032,7 +1027,7 @@ class MainWindow(QMainWindow):
         stored = credentials.load_secret(profile.url, profile.user)
         if not stored:
             return
-        auth_user, secret = decode_secret(profile.user, stored)
+        auth_user, secret = credentials.decode_secret(profile.user, stored)
         steps = functools.partial(
             tasks.login, self._factory, profile.url, auth_user, secret, profile.verify, False
         )

@@ -17,8 +17,6 @@ from fsxnat_gui.gui.settings import ServerProfile
 
 ClientFactory = Callable[[str, str, str, bool | str], XnatClient]
 
-_TOKEN_MARK = "xnat-alias-token"
-
 
 def default_client_factory(url: str, user: str, secret: str, verify: bool | str) -> XnatClient:
     """A new client (called in the worker thread: one client per thread)."""
@@ -46,25 +44,6 @@ class Session:
 
     def __repr__(self) -> str:  # never show the secret in logs or tracebacks
         return f"Session({self.user}@{self.url}, demo={self.demo})"
-
-
-def encode_secret(auth_user: str, secret: str, token: bool) -> str:
-    """The value kept in the keyring: the password, or a marked alias token."""
-    if not token:
-        return secret
-    return json.dumps({"type": _TOKEN_MARK, "alias": auth_user, "secret": secret})
-
-
-def decode_secret(user: str, stored: str) -> tuple[str, str]:
-    """(user to authenticate as, secret) from a keyring value written by `encode_secret`."""
-    if stored.startswith("{"):
-        try:
-            data = json.loads(stored)
-        except ValueError:
-            return user, stored
-        if isinstance(data, dict) and data.get("type") == _TOKEN_MARK:
-            return str(data["alias"]), str(data["secret"])
-    return user, stored
 
 
 def read_pyxnat_config(path: Path) -> ServerProfile:

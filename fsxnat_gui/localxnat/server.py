@@ -100,10 +100,10 @@ _CONTENT_TYPES = {
 }
 
 
-
 def _same_secret(expected: str, given: str) -> bool:
     """Constant-time comparison that also accepts non-ASCII passwords (UTF-8)."""
     return hmac.compare_digest(expected.encode(), given.encode())
+
 
 class HttpError(Exception):
     """A Restlet-style error response."""

@@ -3,11 +3,12 @@ factory, subject folders made by fsxnat_gui.samples."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from gui_helpers import WindowFactory
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -29,9 +30,6 @@ def settings(tmp_path: Path) -> Settings:
     from PySide6.QtCore import QSettings
 
     return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-
-
-WindowFactory = Callable[..., MainWindow]
 
 
 @pytest.fixture

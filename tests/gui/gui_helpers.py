@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -12,6 +13,8 @@ from pytestqt.qtbot import QtBot
 from fsxnat_gui.gui import MainWindow
 from fsxnat_gui.gui.session import Session
 from fsxnat_gui.gui.settings import ServerProfile
+
+WindowFactory = Callable[..., MainWindow]
 
 
 def log_in(window: MainWindow, qtbot: QtBot, url: str, user: str, password: str) -> None:

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import WindowFactory
-from gui_helpers import log_in, scan, wait_preview
+from gui_helpers import WindowFactory, log_in, scan, wait_preview
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 

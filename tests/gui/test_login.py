@@ -11,7 +11,7 @@ from typing import Any
 import keyring
 import keyring.backends.fail
 import pytest
-from conftest import WindowFactory
+from gui_helpers import WindowFactory
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 

@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import WindowFactory
-from gui_helpers import drag_enter, drop, scan
+from gui_helpers import WindowFactory, drag_enter, drop, scan
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
