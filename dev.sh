@@ -36,8 +36,13 @@ install_python() {
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi
-  "$PY" -m pip install -q --upgrade pip 2>/dev/null
-  "$PY" -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+  local log="$VENV/pip-install.log"
+  if ! { "$PY" -m pip install -q --upgrade pip && "$PY" -m pip install -q -e ".[test]"; } >"$log" 2>&1
+  then
+    grep -v "^WARNING: Location" "$log" >&2
+    echo "pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   "$PY" -c "import fsxnat_gui, PySide6, pyxnat, keyring" # fail loudly if the install did not work
   # pyxnat pulls in the obsolete PyPI 'pathlib' backport, which blocks PyInstaller (pyxnat.md §0).
   "$PY" -m pip uninstall -y -q pathlib >/dev/null 2>&1 || true
