@@ -64,8 +64,14 @@ case "$cmd" in
     exec "$VENV/bin/fsxnat-gui" "$@"
     ;;
   server)
+    # The local XNAT-compatible server (admin:admin) and sample subjects in demo-data/, for trying
+    # the command line: .venv/bin/fsxnat import demo-data/subjects --server URL --user admin ...
     setup
-    exec "$PY" -m fsxnat_gui.localxnat --demo "$@"
+    [ -d demo-data/subjects ] || "$PY" -c \
+      "import sys; from fsxnat_gui.samples import make_demo_subjects_dir as m; m(sys.argv[1])" \
+      demo-data/subjects
+    echo "Sample subjects: demo-data/subjects (synthetic, not real FreeSurfer output)"
+    exec "$VENV/bin/fsxnat-localxnat" --root demo-data/archive "$@"
     ;;
   test)
     setup
