@@ -21,6 +21,11 @@ Existing resource: SKIP skips it when identical to the local folder (paths, size
 the server has digests) and fails the subject otherwise; REPLACE deletes it, but only once the new
 zip is ready; FAIL fails the subject. An empty resource is simply filled.
 
+Pipelining: while a subject uploads and the server extracts it, the next runnable subject is
+zipped on a helper thread (two cores: the client deflates while the server extracts). Its zip
+is used when its turn comes and discarded if that subject is skipped or fails first; its
+progress is shown from its turn on.
+
 Resume: running the same plan again with the SKIP policy skips every subject whose resource on
 the server is identical to the local folder, so an interrupted batch carries on where it stopped.
 """
@@ -221,6 +226,39 @@ class _Upload(threading.Thread):
             self.error = exc
 
 
+class _Prefetch(threading.Thread):
+    """`archive.zip_subject` of the next subject in a helper thread (see the module docstring).
+
+    `stop` aborts it (the zip is then deleted by zip_subject); the runner sets it when the run is
+    cancelled or ends, or when the subject no longer needs the zip."""
+
+    def __init__(self, item: PlanItem, zip_path: Path) -> None:
+        super().__init__(name=f"fsxnat-zip-{item.subject.name}", daemon=True)
+        self.item = item
+        self.zip_path = zip_path
+        self.stop = threading.Event()
+        self.events: queue.SimpleQueue[Progress] = queue.SimpleQueue()
+        self.result: archive.ArchiveResult | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        steps = archive.zip_subject(
+            self.item.subject.path, self.zip_path, self.stop, total_hint=self.item.subject.bytes
+        )
+        try:
+            while True:
+                self.events.put(next(steps))
+        except StopIteration as done:
+            self.result = done.value
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the runner's thread
+            self.error = exc
+
+    def abandon(self) -> None:
+        self.stop.set()
+        self.join()
+        self.zip_path.unlink(missing_ok=True)
+
+
 class _Runner:
     def __init__(
         self,
@@ -246,8 +284,15 @@ class _Runner:
         self.fatal = ""  # once set, every remaining subject fails with it
         self.subject_ids: dict[str, str] = {}  # label -> accession id
         self.experiments: dict[str, str] = {}  # experiment label -> subject accession id
+        self.prefetch: _Prefetch | None = None  # the next subject's zip, being made
 
     def run(self) -> Iterator[Event]:
+        try:
+            yield from self._run()
+        finally:
+            self._drop_prefetch()
+
+    def _run(self) -> Iterator[Event]:
         started = _now()
         results: list[SubjectResult] = []
         if any(i.ok for i in self.plan.items):
@@ -303,6 +348,7 @@ class _Runner:
                 status = ResultStatus.IMPORTED
         except Cancelled:
             status, error = ResultStatus.CANCELLED, "cancelled by the user"
+            self._drop_prefetch()
             self._discard(state)
         except FsXnatError as exc:
             error = str(exc)
@@ -313,6 +359,8 @@ class _Runner:
             log.exception("unexpected error while importing %s", subject.name)
             error = f"unexpected error: {exc}"
             self._discard(state)
+        if self.prefetch is not None and self.prefetch.item is item:
+            self._drop_prefetch()  # skipped or failed before its zip was used
         if error:
             log.warning("%s %s: %s", subject.name, status.value, error)
         experiment_uri = self.client.experiment_uri(self.project, item.experiment_label)
@@ -400,11 +448,7 @@ class _Runner:
         zip_path = self.workdir / f"{item.subject_label}.zip"  # a valid label: a safe name
         try:
             # the zip is at most the files plus headers (stored .mgz, deflated text)
-            archive.free_space_for(self.workdir, state.bytes + state.bytes // 20 + ZIP_SLACK)
-            zipping = archive.zip_subject(
-                item.subject.path, zip_path, self.cancel, total_hint=item.subject.bytes
-            )
-            result = yield from self._relay(zipping, item.subject.name)
+            result = yield from self._zip(item, zip_path)
             state.files = len(result.manifest)
             state.bytes = sum(m.size for m in result.manifest)
             state.notes.extend(result.warnings)
@@ -416,6 +460,65 @@ class _Runner:
             yield from self._upload_until_verified(state, result.path, expected)
         finally:
             zip_path.unlink(missing_ok=True)
+
+    def _zip(
+        self, item: PlanItem, zip_path: Path
+    ) -> Generator[Progress, None, archive.ArchiveResult]:
+        """The subject's zip: the one the helper thread made (or is making), else made now."""
+        prefetch, self.prefetch = self.prefetch, None
+        if prefetch is None or prefetch.item is not item:
+            if prefetch is not None:
+                prefetch.abandon()
+            archive.free_space_for(self.workdir, _zip_room(item))
+            zipping = archive.zip_subject(
+                item.subject.path, zip_path, self.cancel, total_hint=item.subject.bytes
+            )
+            return (yield from self._relay(zipping, item.subject.name))
+        try:
+            while prefetch.is_alive() or not prefetch.events.empty():
+                prefetch.join(POLL_S)
+                if self.cancel.is_set():
+                    raise Cancelled()
+                latest = None
+                while not prefetch.events.empty():
+                    latest = prefetch.events.get_nowait()
+                if latest is not None:
+                    yield from self._emit(dataclasses.replace(latest, item=item.subject.name))
+        except BaseException:
+            prefetch.abandon()
+            raise
+        if prefetch.error is not None:
+            raise prefetch.error
+        assert prefetch.result is not None
+        return prefetch.result
+
+    def _start_prefetch(self, current: PlanItem) -> None:
+        """Start zipping the subject after `current` (called before its upload, while the
+        client is idle). Only for a subject that will surely need a zip: eligible now, with no
+        resource of that label on the server yet, and room for a second zip."""
+        items = self.plan.items
+        following = [i for i in items[items.index(current) + 1 :] if i.ok]
+        if not following or self.prefetch is not None or self.fatal or self.cancel.is_set():
+            return
+        nxt = following[0]
+        try:
+            if not scan.classify(nxt.subject.path).eligible:
+                return
+            if nxt.experiment_label in self.experiments:
+                existing = self.client.list_resources(self.project, nxt.experiment_label)
+                if any(r.label == nxt.resource_label for r in existing):
+                    return
+            archive.free_space_for(self.workdir, _zip_room(current) + _zip_room(nxt))
+        except FsXnatError as exc:
+            log.debug("not zipping %s ahead: %s", nxt.subject.name, exc)
+            return
+        self.prefetch = _Prefetch(nxt, self.workdir / f"{nxt.subject_label}.zip")
+        self.prefetch.start()
+
+    def _drop_prefetch(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.abandon()
+            self.prefetch = None
 
     def _delete_old(self, state: _State) -> None:
         item = state.item
@@ -522,6 +625,7 @@ class _Runner:
         works after the last byte. Cancel stops the upload within a poll and one chunk."""
         name = state.item.subject.name
         total = zip_path.stat().st_size
+        self._start_prefetch(state.item)
         upload = _Upload(self.client, self.project, state.item, zip_path)
         rate = _Rate()
         sent = 0
@@ -613,6 +717,13 @@ class _Runner:
             self.overall.current = self.weight
         yield event
         yield self.overall.event(event.stage)
+
+
+def _zip_room(item: PlanItem) -> int:
+    """Disk space a subject's zip may need: at most its files plus headers (stored .mgz,
+    deflated text)."""
+    size = item.subject.bytes or 0
+    return size + size // 20 + ZIP_SLACK
 
 
 def _now() -> str:

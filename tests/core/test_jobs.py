@@ -301,11 +301,55 @@ def test_cancel_mid_upload(
     assert r.status() == {"sub-01": "cancelled", "sub-02": "cancelled"}
     assert "created by this run was deleted" in r.results["sub-01"].detail
     assert list(workdir.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("fsxnat-zip-")]
     deadline = time.monotonic() + 5  # let the server finish with the abandoned request
     while time.monotonic() < deadline and not uploads(xnat):
         time.sleep(0.05)
     labels = [x.label for x in client.list_resources(PROJECT, "sub-01_MR1")]
     assert RESOURCE not in labels, "no partial resource left by this run"
+
+
+# --- zipping the next subject during an upload ---------------------------------------------------
+
+
+def test_next_subject_is_zipped_while_the_current_one_uploads(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.5)  # sub-01's upload
+    workdir = tmp_path / "work"
+    seen_ahead: list[str] = []
+
+    def during_sub01_upload(event: Event, cancel: threading.Event) -> None:
+        processing = isinstance(event, Progress) and event.stage is Stage.PROCESSING
+        if processing and event.item == "sub-01" and not seen_ahead:
+            seen_ahead.extend(p.name for p in workdir.glob("*/sub-02.zip"))
+
+    r = run(plan_for(subjects, client), client, workdir=workdir, on_event=during_sub01_upload)
+    assert set(r.status().values()) == {"imported"}
+    assert seen_ahead == ["sub-02.zip"], "sub-02 was zipped while sub-01 was on the server"
+    for subject in subjects:
+        assert server_files(client, f"{subject.name}_MR1") == local_files(subject)
+    assert list(workdir.iterdir()) == []
+
+
+def test_subject_changed_after_being_zipped_ahead(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    """recon-all starts on sub-02 after its zip was made ahead: sub-02 fails, its zip is
+    discarded, sub-03 is still imported."""
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.5)
+    running = subjects[1].path / "scripts" / "IsRunning.lh+rh"
+
+    def start_recon_all(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, Progress) and event.stage is Stage.PROCESSING and not running.exists():
+            running.write_text("recon-all again\n")
+
+    workdir = tmp_path / "work"
+    r = run(plan_for(subjects, client), client, workdir=workdir, on_event=start_recon_all)
+    assert r.status() == {"sub-01": "imported", "sub-02": "failed", "sub-03": "imported"}
+    assert "sub-02 changed since the scan" in r.results["sub-02"].error
+    assert list(workdir.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("fsxnat-zip-")]
 
 
 # --- injected faults --------------------------------------------------------------------------
