@@ -4,7 +4,8 @@
 #                                (with a local demo XNAT and sample subjects when no server is configured)
 #   ./dev.sh test [pytest args]  install everything, then run the test suite under Xvfb with a private
 #                                Secret Service keyring (the command CI runs)
-# Other sub-commands: setup (install only), server (the local XNAT with sample data), bench, lint.
+# Other sub-commands: setup (install only), server (the local XNAT with sample data), bench, lint,
+# screenshot (docs/screenshot.png from the real window under Xvfb).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${FSXNAT_VENV:-.venv}
@@ -89,12 +90,16 @@ case "$cmd" in
     setup zip
     exec "$PY" benchmarks/run_all.py "$@"
     ;;
+  screenshot)
+    setup
+    exec xvfb-run -a -s "-screen 0 1280x900x24" env QT_QPA_PLATFORM=xcb "$PY" tools/screenshot.py
+    ;;
   lint)
     setup
     exec "$VENV/bin/ruff" check .
     ;;
   *)
-    echo "usage: ./dev.sh run|test|setup|server|bench|lint [args]" >&2
+    echo "usage: ./dev.sh run|test|setup|server|bench|lint|screenshot [args]" >&2
     exit 2
     ;;
 esac

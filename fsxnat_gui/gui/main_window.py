@@ -537,6 +537,12 @@ class MainWindow(QMainWindow):
         self.progress.retry_requested.connect(self._on_retry_requested)
         self.progress.open_requested.connect(self._on_open_requested)
         self.progress.save_requested.connect(self._on_save_report_triggered)
+        self.jobs.job_started.connect(self._on_job_changed)
+        self.jobs.job_finished.connect(self._on_job_changed)
+
+    @Slot(str)
+    def _on_job_changed(self, _name: str) -> None:
+        self._update_activity()
 
     def _restore(self) -> None:
         s = self.settings

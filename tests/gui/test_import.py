@@ -197,3 +197,16 @@ def test_closing_during_an_import_asks_then_cancels(
     assert window.state is UiState.IMPORTING
     assert window.close()  # "yes": cancelled, worker stopped
     assert window.runner.shutdown(0)
+
+
+def test_status_bar_says_importing_while_a_queued_import_runs(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    """The import waits behind a preview refresh; once it runs, the status bar says so."""
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    qtbot.waitUntil(window.import_button.isEnabled, timeout=5000)
+    window.refresh_preview()
+    with qtbot.waitSignal(window.import_finished, timeout=30_000):
+        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.jobs.current == "import", timeout=10_000)
+        qtbot.waitUntil(lambda: window.activity_label.text() == "Importing…", timeout=1000)
