@@ -16,7 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from fsxnat_gui.core.model import NodeStatus
+from fsxnat_gui import samples
+from fsxnat_gui.core.model import NodeStatus, Stage
 from fsxnat_gui.gui import MainWindow
 from fsxnat_gui.gui.icons import app_icon
 from fsxnat_gui.gui.settings import Settings
@@ -24,7 +25,7 @@ from fsxnat_gui.gui.settings import Settings
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
 
 
-def wait(condition: Callable[[], bool], timeout_s: float = 60) -> None:
+def wait(condition: Callable[[], bool], timeout_s: float = 60, what: str = "the window") -> None:
     loop = QEventLoop()
     timer = QTimer()
     timer.timeout.connect(lambda: condition() and loop.quit())
@@ -33,12 +34,48 @@ def wait(condition: Callable[[], bool], timeout_s: float = 60) -> None:
     loop.exec()
     timer.stop()
     if not condition():
-        raise SystemExit("timed out")
+        raise TimeoutError(f"timed out waiting for {what}")
 
 
 def compared(window: MainWindow) -> bool:
     root = window.preview.root
     return root is not None and root.status is not NodeStatus.UNKNOWN
+
+
+def mid_transfer(window: MainWindow) -> bool:
+    """Past a third of the run, with a subject half-way through its upload."""
+    rows = window.progress.model.rows
+    uploading = any(r.stage is Stage.UPLOADING and 0 < r.done < r.total for r in rows)
+    return window.progress.overall.value() > 300 and uploading
+
+
+def take(window: MainWindow, tmp: Path) -> None:
+    ready: list[bool] = []
+    window.demo_ready.connect(lambda: ready.append(True))
+    window.start_demo()
+    wait(lambda: bool(ready) and not window.jobs.busy(), 120, "the demo server")
+    # realistic sizes: full-size synthetic subjects (~330 MB each) on the demo server
+    subjects = tmp / "SUBJECTS_DIR"
+    for i, name in enumerate(("sub-01", "sub-02", "sub-03")):
+        samples.make_subject(subjects, name, size="full", seed=i)
+    samples.make_subject(subjects, "sub-04", variant="failed")
+    samples.make_subject(subjects, "sub-05", variant="running")
+    samples.make_templates(subjects)
+    window.set_subjects_dir(subjects)
+    names = ["sub-01", "sub-02", "sub-03"]
+
+    def scanned() -> bool:
+        if window.jobs.busy("scan"):
+            return False
+        window.subject_model.set_checked(names)
+        return len(window.subject_model.checked()) == len(names)
+
+    wait(scanned, 60, "the scan")
+    # as a user would: look at the preview once it has been compared with the server
+    wait(lambda: compared(window) and window.import_button.isEnabled(), 60, "the preview")
+    window.import_button.click()
+    wait(lambda: mid_transfer(window), 120, "an upload")
+    window.grab().save(str(OUT))
 
 
 def main() -> int:
@@ -49,18 +86,13 @@ def main() -> int:
         window = MainWindow(settings=settings, data_dir=Path(tmp))
         window.resize(1280, 860)
         window.show()
-        ready = []
-        window.demo_ready.connect(lambda: ready.append(True))
-        window.start_demo()
-        wait(lambda: bool(ready) and window.import_button.isEnabled())
-        # as a user would: look at the preview once it has been compared with the server
-        wait(lambda: compared(window))
-        window.import_button.click()
-        bar = window.progress.overall
-        wait(lambda: 450 <= bar.value() <= 750, 120)
-        window.grab().save(str(OUT))
-        wait(lambda: not window.runner.running, 120)
-        window.close()
+        try:
+            take(window, Path(tmp))
+        finally:
+            window.runner.cancel()
+            wait(lambda: not window.runner.running, 60, "the import to stop")
+            window.runner.shutdown()
+            window.close()
     print(f"saved {OUT}")
     return 0
 
