@@ -128,8 +128,7 @@ def smoke_check(window: object) -> list[str]:
     from fsxnat_gui.core import credentials
     from fsxnat_gui.gui import icons
 
-    problems = []
-    log.info("Keyring backend: %s", credentials.backend_name())
+    problems = []  # the backend in use is logged once at start-up and printed at the end
     module = PLATFORM_KEYRING.get(sys.platform)
     if module:
         try:
