@@ -125,7 +125,6 @@ def _install_excepthook() -> None:
 
 def smoke_check(window: object) -> list[str]:
     """What is missing from this build: keyring backends and icons. Empty when all is well."""
-    from fsxnat_gui.core import credentials
     from fsxnat_gui.gui import icons
 
     problems = []  # the backend in use is logged once at start-up and printed at the end
