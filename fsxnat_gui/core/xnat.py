@@ -216,6 +216,15 @@ class _UploadBody:
 # --- the client -------------------------------------------------------------------------------
 
 
+def _experiment_path(project: str, experiment: str) -> str:
+    return f"/data/projects/{_seg(project)}/experiments/{_seg(experiment)}"
+
+
+def experiment_web_url(url: str, project: str, experiment: str) -> str:
+    """The experiment's page on the server at `url`, for a browser (no request is made)."""
+    return f"{_normalise_url(url)}{_experiment_path(project, experiment)}?format=html"
+
+
 class XnatClient:
     """A strict client for one XNAT server and one user (a password or an alias token).
 
@@ -689,7 +698,7 @@ class XnatClient:
     # --- resources and files --------------------------------------------------------------
 
     def _experiment_path(self, project: str, experiment: str) -> str:
-        return f"/data/projects/{_seg(project)}/experiments/{_seg(experiment)}"
+        return _experiment_path(project, experiment)
 
     def _resource_path(self, project: str, experiment: str, resource: str) -> str:
         return f"{self._experiment_path(project, experiment)}/resources/{_seg(resource)}"
@@ -834,4 +843,4 @@ class XnatClient:
 
     def experiment_web_url(self, project: str, experiment: str) -> str:
         """The experiment's page, for a browser."""
-        return f"{self.url}{self._experiment_path(project, experiment)}?format=html"
+        return experiment_web_url(self.url, project, experiment)

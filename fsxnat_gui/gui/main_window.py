@@ -54,6 +54,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
+from fsxnat_gui.core.xnat import experiment_web_url
 from fsxnat_gui.gui import tasks, units
 from fsxnat_gui.gui.icons import app_icon, icon
 from fsxnat_gui.gui.log_view import LogView
@@ -1293,10 +1294,7 @@ class MainWindow(QMainWindow):
         item = next((i for i in the_plan.items if i.subject.name == subject), None)
         if item is None:
             return ""
-        with self._factory(
-            session.url, session.auth_user, session.secret, session.profile.verify
-        ) as client:
-            return client.experiment_web_url(the_plan.target.project, item.experiment_label)
+        return experiment_web_url(session.url, the_plan.target.project, item.experiment_label)
 
     @Slot()
     def _on_save_report_triggered(self) -> None:
