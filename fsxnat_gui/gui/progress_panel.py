@@ -12,10 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QRect,
     Qt,
     QTimer,
@@ -43,8 +40,8 @@ from PySide6.QtWidgets import (
 from fsxnat_gui.core.model import Progress, ResultStatus, RunReport, Stage, SubjectResult
 from fsxnat_gui.gui import units
 from fsxnat_gui.gui.icons import icon, result_icon_name
+from fsxnat_gui.gui.table_model import Index, ListTableModel
 
-Index = QModelIndex | QPersistentModelIndex
 REFRESH_MS = 50  # at most 20 repaints a second
 
 # Share of a subject's bar per stage, as core.jobs weighs the overall progress: zipping takes
@@ -116,34 +113,17 @@ class Row:
         return self.stage.value
 
 
-class ProgressTableModel(QAbstractTableModel):
+class ProgressTableModel(ListTableModel):
     """One row per subject of the running import."""
+
+    HEADERS = _HEADERS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[Row] = []
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(Column)
-        ):
-            return _HEADERS[section]
-        return None
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def _count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -8,10 +8,8 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -22,8 +20,7 @@ from PySide6.QtWidgets import QApplication
 from fsxnat_gui.core.model import EntryKind, RunState, Subject
 from fsxnat_gui.gui import units
 from fsxnat_gui.gui.icons import icon, subject_icon_name
-
-Index = QModelIndex | QPersistentModelIndex
+from fsxnat_gui.gui.table_model import Index, ListTableModel
 
 
 class Column(IntEnum):
@@ -39,13 +36,7 @@ class Role(IntEnum):
     SORT = Qt.ItemDataRole.UserRole + 2  # a value that sorts naturally
 
 
-_HEADERS = {
-    Column.SUBJECT: "Subject",
-    Column.STATE: "State",
-    Column.VERSION: "FreeSurfer",
-    Column.FILES: "Files",
-    Column.SIZE: "Size",
-}
+_HEADERS = ("Subject", "State", "FreeSurfer", "Files", "Size")  # in Column order
 
 _KIND_WORDS = {
     EntryKind.TEMPLATE: "template",
@@ -76,13 +67,14 @@ def why_not(subject: Subject) -> str:
     return f"Cannot be imported: {reason}"
 
 
-class SubjectTableModel(QAbstractTableModel):
+class SubjectTableModel(ListTableModel):
     """Subjects of a SUBJECTS_DIR (or dropped folders), with a check box on importable ones.
 
     Signals:
         selection_changed(): the set of checked subjects changed
     """
 
+    HEADERS = _HEADERS
     selection_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -93,27 +85,13 @@ class SubjectTableModel(QAbstractTableModel):
 
     # --- Qt model API --------------------------------------------------------------------
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._subjects)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(Column)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation is Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(Column)
-        ):
-            return _HEADERS[Column(section)]
-        return None
+    def _count(self) -> int:
+        return len(self._subjects)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
         if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            return base
         subject = self._subjects[index.row()]
         if index.column() == Column.SUBJECT and subject.eligible and not self._locked:
             return base | Qt.ItemFlag.ItemIsUserCheckable
