@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 from fsxnat_gui.core.model import EntryKind, NodeStatus, ResultStatus, RunState, Subject
 
 APP_ICON = "fsxnat-gui"
-STATUS_ICONS = (
+ASSET_ICONS = (
     "done",
     "failed",
     "running",
@@ -27,6 +27,7 @@ STATUS_ICONS = (
     "unknown",
     "skipped",
     "cancelled",
+    "import",  # the main action: a coloured asset, legible on light and dark palettes
 )
 
 _STANDARD = {
@@ -35,7 +36,6 @@ _STANDARD = {
     "refresh": QStyle.StandardPixmap.SP_BrowserReload,
     "login": QStyle.StandardPixmap.SP_DialogYesButton,
     "logout": QStyle.StandardPixmap.SP_DialogNoButton,
-    "import": QStyle.StandardPixmap.SP_ArrowUp,
     "cancel": QStyle.StandardPixmap.SP_BrowserStop,
     "save": QStyle.StandardPixmap.SP_DialogSaveButton,
     "retry": QStyle.StandardPixmap.SP_BrowserReload,
@@ -104,6 +104,6 @@ def missing_assets() -> list[str]:
     """Names of shipped icons that do not load (the smoke test of a frozen bundle)."""
     return [
         n
-        for n in (APP_ICON, *STATUS_ICONS)
+        for n in (APP_ICON, *ASSET_ICONS)
         if _asset_icon(n).isNull() or _asset_icon(n).pixmap(16).isNull()
     ]

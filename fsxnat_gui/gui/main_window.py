@@ -591,6 +591,7 @@ class MainWindow(QMainWindow):
         self._apply_state()
 
     def _apply_state(self) -> None:
+        self._update_subjects_summary()  # its "scanning…" follows the state
         importing = self._state in (UiState.IMPORTING, UiState.CANCELLING)
         logged_in = self._session is not None
         checked = self.subject_model.checked()

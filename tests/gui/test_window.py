@@ -81,6 +81,7 @@ def test_drop_a_subjects_dir(
     assert window.root_label.text() == str(subjects_dir)
     assert window.settings.subjects_dir == str(subjects_dir)
     assert all(s.files is not None for s in window.subject_model.subjects if s.eligible)
+    qtbot.waitUntil(lambda: "scanning" not in window.subjects_summary.text(), timeout=2000)
 
 
 def test_drop_several_subject_folders_checks_them(
