@@ -1148,6 +1148,9 @@ class Dispatcher:
         return Response(200)
 
     def _create_resource(self, experiment: Experiment, label: str) -> Resource:
+        # The label becomes a folder name: one plain path segment, never a way out of the archive.
+        if label in ("", ".", "..") or any(c in label for c in "/\\\0"):
+            raise HttpError(400, f"Invalid resource label: {label!r}.")
         q = self.req.query
         return self.store.create_resource(
             experiment,

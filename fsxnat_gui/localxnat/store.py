@@ -350,14 +350,12 @@ class Store:
                 shutil.rmtree(self.resource_dir(resource), ignore_errors=True)
 
     def resource_dir(self, resource: Resource) -> Path:
-        return (
-            self.root
-            / resource.project
-            / ARC
-            / resource.experiment_label
-            / "RESOURCES"
-            / (resource.label)
-        )
+        folder = (
+            self.root / resource.project / ARC / resource.experiment_label / "RESOURCES"
+        ) / resource.label
+        if not folder.resolve().is_relative_to(self.root.resolve()):  # never outside the archive
+            raise ValueError(f"resource folder {folder} is outside the archive root")
+        return folder
 
     def staging_dir(self, experiment: Experiment) -> Path:
         """A fresh folder inside the session's RESOURCES area for one upload."""

@@ -234,6 +234,23 @@ def test_zip_slip_is_refused_and_nothing_written(xnat, owner, session_url, entry
     assert not list(xnat.root.parent.rglob("evil*"))
 
 
+@pytest.mark.parametrize("label", ["..%2F..%2F..%2F..%2F..%2Fvictim", "%2E%2E", "a%5C..%5Cb"])
+def test_resource_label_cannot_leave_the_archive(xnat, owner, session_url, label: str) -> None:
+    exp = session_url()
+    victim = xnat.root.parent / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    created = owner.put(f"{exp}/resources/{label}")
+    assert created.status_code == 400
+    uploaded = owner.put(
+        f"{exp}/resources/{label}/files/x.txt", params={"inbody": "true"}, data=b"x"
+    )
+    assert uploaded.status_code == 400
+    owner.delete(f"{exp}/resources/{label}")
+    assert (victim / "keep.txt").read_text() == "keep"
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+
+
 def test_tar_and_gz_extraction(owner, session_url) -> None:
     exp = session_url()
     buffer = io.BytesIO()
