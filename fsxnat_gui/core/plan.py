@@ -98,6 +98,13 @@ def _target_problems(target: Target) -> list[str]:
         problems.append(f"project: {problem}")
     if problem := label_problem(target.resource):
         problems.append(f"resource label: {problem}")
+    elif target.resource.isdigit():
+        # XNAT reads an all-digit resource identifier in a URL as a numeric resource id, so
+        # every call would address some other resource (xnat-rest.md §3.1).
+        problems.append(
+            f"resource label: '{target.resource}' is all digits, which XNAT reads as the id of "
+            "another resource; add a letter (e.g. FREESURFER7)"
+        )
     return problems
 
 

@@ -111,6 +111,13 @@ def test_invalid_project_and_resource_block_every_item() -> None:
     assert "space" in tree.detail
 
 
+def test_all_digit_resource_label_is_refused() -> None:
+    """XNAT would read '3' as the numeric id of some other resource (and REPLACE delete it)."""
+    plan = make_plan([subject("a")], Target("P", resource="3"))
+    assert not plan.ok
+    assert "all digits" in plan.items[0].problems[0]
+
+
 def test_ineligible_subject_rejected_with_reason() -> None:
     running = subject(
         "bert", state=RunState.RUNNING, reason="recon-all is running (IsRunning.lh+rh)"
