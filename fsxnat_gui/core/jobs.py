@@ -586,6 +586,13 @@ class _Runner:
         except (ServerError, NetworkError) as exc:
             upload_error = exc
             log.warning("upload of %s: %s; listing what the server has", item.subject.name, exc)
+        except Conflict as exc:
+            if not retry:
+                raise
+            # The earlier attempt was still being processed when this one was sent, and has
+            # stored its files since (a proxy timeout): what the server holds is checked now.
+            upload_error = exc
+            log.warning("upload of %s: %s; an earlier attempt finished", item.subject.name, exc)
         return (yield from self._verify(state, expected, upload_error))
 
     def _verify(

@@ -443,3 +443,20 @@ def test_slow_upload_found_complete_after_the_pause(subjects: list[Subject], xna
         assert len(uploads(xnat)) == 1
         assert "earlier attempt" in r.results["sub-01"].detail
         assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+def test_retry_racing_the_first_upload_is_verified_not_deleted(
+    subjects: list[Subject], xnat: Any
+) -> None:
+    """The first upload times out while the server is still storing it; the retry (sent before
+    the server finished) gets the duplicates answer: the files are checked, the subject is
+    imported, and nothing is deleted (xnat-rest.md §3.3, proxy timeouts)."""
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 2.0)) as client:
+        plan = plan_for(subjects[:1], client)
+        xnat.faults.add("slow", method="POST", path_regex=UPLOAD, nth=1, delay=3.0)
+        xnat.faults.add("slow", method="POST", path_regex=UPLOAD, nth=2, delay=1.5)
+        r = run(plan, client)
+        assert r.status() == {"sub-01": "imported"}
+        assert r.results["sub-01"].verified
+        assert "deleted" not in r.results["sub-01"].detail
+        assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
