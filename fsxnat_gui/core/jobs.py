@@ -237,6 +237,7 @@ class _Prefetch(threading.Thread):
         self.item = item
         self.zip_path = zip_path
         self.stop = threading.Event()
+        self.started = time.time()  # files modified after this make the zip stale
         self.events: queue.SimpleQueue[Progress] = queue.SimpleQueue()
         self.result: archive.ArchiveResult | None = None
         self.error: BaseException | None = None
@@ -445,7 +446,7 @@ class _Runner:
 
     def _zip_upload_verify(self, state: _State) -> Steps:
         item = state.item
-        zip_path = self.workdir / f"{item.subject_label}.zip"  # a valid label: a safe name
+        zip_path = self._zip_path(item)
         try:
             # the zip is at most the files plus headers (stored .mgz, deflated text)
             result = yield from self._zip(item, zip_path)
@@ -469,11 +470,7 @@ class _Runner:
         if prefetch is None or prefetch.item is not item:
             if prefetch is not None:
                 prefetch.abandon()
-            archive.free_space_for(self.workdir, _zip_room(item))
-            zipping = archive.zip_subject(
-                item.subject.path, zip_path, self.cancel, total_hint=item.subject.bytes
-            )
-            return (yield from self._relay(zipping, item.subject.name))
+            return (yield from self._zip_now(item, zip_path))
         try:
             while prefetch.is_alive() or not prefetch.events.empty():
                 prefetch.join(POLL_S)
@@ -490,7 +487,24 @@ class _Runner:
         if prefetch.error is not None:
             raise prefetch.error
         assert prefetch.result is not None
+        if _changed_since(item, prefetch.result, prefetch.started):
+            log.info("%s changed after it was zipped ahead: zipping it again", item.subject.name)
+            return (yield from self._zip_now(item, zip_path))
         return prefetch.result
+
+    def _zip_now(
+        self, item: PlanItem, zip_path: Path
+    ) -> Generator[Progress, None, archive.ArchiveResult]:
+        archive.free_space_for(self.workdir, _zip_room(item))
+        zipping = archive.zip_subject(
+            item.subject.path, zip_path, self.cancel, total_hint=item.subject.bytes
+        )
+        return (yield from self._relay(zipping, item.subject.name))
+
+    def _zip_path(self, item: PlanItem) -> Path:
+        """By position in the plan: labels that differ only in case would be one file on a
+        case-insensitive disk (macOS, Windows)."""
+        return self.workdir / f"{self.plan.items.index(item):05d}.zip"
 
     def _start_prefetch(self, current: PlanItem) -> None:
         """Start zipping the subject after `current` (called before its upload, while the
@@ -512,7 +526,7 @@ class _Runner:
         except FsXnatError as exc:
             log.debug("not zipping %s ahead: %s", nxt.subject.name, exc)
             return
-        self.prefetch = _Prefetch(nxt, self.workdir / f"{nxt.subject_label}.zip")
+        self.prefetch = _Prefetch(nxt, self._zip_path(nxt))
         self.prefetch.start()
 
     def _drop_prefetch(self) -> None:
@@ -645,6 +659,10 @@ class _Runner:
                     upload.stop.set()
                     upload.join(CANCEL_GRACE_S)
                     if upload.is_alive() and sent >= total:
+                        # Every byte was sent and the server is storing them: a delete now could
+                        # be undone by the server finishing. Leave the resource alone, say so.
+                        # (With part of the body unsent, the server stores nothing: delete.)
+                        state.created_resource = False
                         resource, experiment = (
                             state.item.resource_label,
                             state.item.experiment_label,
@@ -724,6 +742,18 @@ class _Runner:
             self.overall.current = self.weight
         yield event
         yield self.overall.event(event.stage)
+
+
+def _changed_since(item: PlanItem, result: archive.ArchiveResult, since: float) -> bool:
+    """Whether the subject's files differ from a zip made earlier: other paths or sizes, or a
+    file modified after the zip was started (a manual edit saved meanwhile)."""
+    files, _warnings = archive.walk_subject(item.subject.path)
+    if {(f.arcname, f.size) for f in files} != {(m.path, m.size) for m in result.manifest}:
+        return True
+    try:
+        return any(f.path.stat().st_mtime >= since for f in files)
+    except OSError:
+        return True
 
 
 def _zip_room(item: PlanItem) -> int:

@@ -322,11 +322,11 @@ def test_next_subject_is_zipped_while_the_current_one_uploads(
     def during_sub01_upload(event: Event, cancel: threading.Event) -> None:
         processing = isinstance(event, Progress) and event.stage is Stage.PROCESSING
         if processing and event.item == "sub-01" and not seen_ahead:
-            seen_ahead.extend(p.name for p in workdir.glob("*/sub-02.zip"))
+            seen_ahead.extend(p.name for p in workdir.glob("*/00001.zip"))  # sub-02's
 
     r = run(plan_for(subjects, client), client, workdir=workdir, on_event=during_sub01_upload)
     assert set(r.status().values()) == {"imported"}
-    assert seen_ahead == ["sub-02.zip"], "sub-02 was zipped while sub-01 was on the server"
+    assert seen_ahead == ["00001.zip"], "sub-02 was zipped while sub-01 was on the server"
     for subject in subjects:
         assert server_files(client, f"{subject.name}_MR1") == local_files(subject)
     assert list(workdir.iterdir()) == []
@@ -460,3 +460,27 @@ def test_retry_racing_the_first_upload_is_verified_not_deleted(
         assert r.results["sub-01"].verified
         assert "deleted" not in r.results["sub-01"].detail
         assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+def test_edit_saved_after_the_zip_ahead_is_uploaded_not_the_old_file(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    """A same-size edit of sub-02 saved while sub-01 uploads (after sub-02 was zipped ahead):
+    the zip is made again, so the server gets the edited file."""
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, nth=1, delay=0.5)
+    edited = subjects[1].path / "mri" / "aseg.mgz"
+    done: list[bool] = []
+
+    def zipping_ahead() -> bool:
+        return any(t.name.startswith("fsxnat-zip-") for t in threading.enumerate())
+
+    def edit_during_sub01(event: Event, cancel: threading.Event) -> None:
+        processing = isinstance(event, Progress) and event.stage is Stage.PROCESSING
+        if processing and event.item == "sub-01" and not done and not zipping_ahead():
+            edited.write_bytes(os.urandom(edited.stat().st_size))
+            done.append(True)
+
+    r = run(plan_for(subjects[:2], client), client, on_event=edit_during_sub01)
+    assert done, "the edit was made while sub-01 was on the server"
+    assert r.status() == {"sub-01": "imported", "sub-02": "imported"}
+    assert server_files(client, "sub-02_MR1") == local_files(subjects[1])
