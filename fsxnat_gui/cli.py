@@ -404,6 +404,8 @@ def result_line(r: SubjectResult) -> str:
 
 
 def write_reports(run_report: RunReport, path: Path, out: TextIO) -> None:
+    if path.suffix.lower() == ".csv":  # the CSV goes beside the JSON, never over it
+        path = path.with_suffix(".json")
     report.write_json(run_report, path)
     csv_path = path.with_suffix(".csv")
     report.write_csv(run_report, csv_path)
@@ -485,6 +487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except EOFError:  # Ctrl-D at a prompt
+        print(f"\n{PROG}: error: no answer (end of input): nothing was done", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return EXIT_CANCELLED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import signal
@@ -313,3 +314,41 @@ def test_ctrl_c_cancels_cleanly(subjects_dir: Path, xnat: Any, tmp_path: Path) -
         time.sleep(0.05)
     with XnatClient(xnat.url, xnat.user, xnat.password) as client:
         assert client.list_resources("SIG", "sub-01_MR1") == []
+
+
+def test_csv_report_name_keeps_both_reports(
+    subjects_dir: Path, fsxnat: Main, login: list[str], tmp_path: Path
+) -> None:
+    report = tmp_path / "run.csv"
+    code, out, _ = fsxnat(
+        "import", subjects_dir, *login, "--create-project", "--yes", "--report", report
+    )
+    assert code == 0, out
+    assert json.loads(report.with_suffix(".json").read_text())["ok"] is True
+    assert "subject,status,verified" in report.read_text().splitlines()[0]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_end_of_input_at_the_prompt_is_one_line(
+    subjects_dir: Path, fsxnat: Main, login: list[str], monkeypatch: pytest.MonkeyPatch, xnat: Any
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal(""))  # Ctrl-D at "[y/N]"
+    code, _, err = fsxnat("import", subjects_dir, *login, "--create-project")
+    assert code == 2
+    assert_one_line_error(err.lstrip("\n"), "no answer")
+    assert writes(xnat) == [] or all(r.path.startswith("/data/projects/CLI") for r in writes(xnat))
+
+
+def test_malformed_server_address_is_one_line(
+    subjects_dir: Path, fsxnat: Main, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XNAT_PASS", "pw")
+    code, _, err = fsxnat(
+        "import", subjects_dir, "--server", "http://[::1", "--user", "u", "--project", "P"
+    )
+    assert code == 1
+    assert_one_line_error(err, "not a valid server address")

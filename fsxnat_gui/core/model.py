@@ -233,7 +233,7 @@ class ServerInfo:
 @dataclass(frozen=True)
 class AliasToken:
     alias: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback
     expires: float  # epoch seconds
 
 

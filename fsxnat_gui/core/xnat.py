@@ -91,7 +91,10 @@ def _seg(value: str) -> str:
 
 def _normalise_url(url: str) -> str:
     """Strip spaces, a trailing '/', and any user:password@ (credentials never live in the URL)."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
+        raise XnatError(f"'{url.strip()}' is not a valid server address: {exc}.") from None
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
 

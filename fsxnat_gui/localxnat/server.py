@@ -139,7 +139,7 @@ class Session:
 @dataclass(frozen=True)
 class AliasToken:
     alias: str
-    secret: str
+    secret: str = field(repr=False)
     user: str
     number: int
     created_ms: int
