@@ -1270,8 +1270,8 @@ class MainWindow(QMainWindow):
         ):
             return
         log.info("Cancelling the import")
-        self.jobs.cancel("import")
         self._set_state(UiState.CANCELLING)
+        self.jobs.cancel("import")  # a queued import ends at once (its on_finish runs here)
 
     @Slot()
     def _on_retry_requested(self) -> None:

@@ -168,10 +168,26 @@ class JobQueue(QObject):
         self._start_next()
 
     def cancel(self, name: str | None = None) -> None:
-        """Cancel the running job and drop the waiting ones (only those of `name`, if given)."""
+        """Cancel the running job and drop the waiting ones (only those of `name`, if given).
+
+        A dropped job never ran, but it ends like a cancelled one: its `on_cancel` and
+        `on_finish` callbacks run and `job_finished` is emitted, so whoever waits for it (the
+        window in "Cancelling…") sees it end."""
+        dropped = [j for j in self._queue if name is None or j.name == name]
         self._queue = [j for j in self._queue if name is not None and j.name != name]
         if self._current is not None and (name is None or self._current.name == name):
             self._runner.cancel()
+        for job in dropped:
+            self._end_unstarted(job)
+        if dropped and not self._closed and self._current is None and not self._queue:
+            self.idle.emit()
+
+    def _end_unstarted(self, job: Job) -> None:
+        if job.on_cancel:
+            job.on_cancel()
+        if job.on_finish:
+            job.on_finish()
+        self.job_finished.emit(job.name)
 
     def close(self) -> None:
         """Accept no more jobs and cancel everything (before `JobRunner.shutdown`)."""

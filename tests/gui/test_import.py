@@ -4,7 +4,9 @@ import, cancelling mid-upload, 'Retry failed' after an injected fault, closing w
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from fsxnat_gui.core.model import NodeKind, NodeStatus, OnExisting, Progress, Re
 from fsxnat_gui.gui import MainWindow
 from fsxnat_gui.gui.main_window import UiState
 from fsxnat_gui.gui.preview import Role
+from fsxnat_gui.gui.runner import Job
 
 PROJECT = "P1"
 
@@ -210,3 +213,39 @@ def test_status_bar_says_importing_while_a_queued_import_runs(
         qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.jobs.current == "import", timeout=10_000)
         qtbot.waitUntil(lambda: window.activity_label.text() == "Importing…", timeout=1000)
+
+
+def test_cancelling_a_queued_import_returns_to_idle(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    """An import waiting behind another job is dropped on Cancel and the window is idle again
+    (not stuck in "Cancelling…"); the job queue reports it finished."""
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=10_000)
+    release, started = threading.Event(), threading.Event()
+
+    def hold(cancel: threading.Event) -> Iterator[object]:
+        started.set()
+        while not (release.wait(0.01) or cancel.is_set()):
+            pass
+        yield "released"
+
+    window.jobs.submit(Job("scan", hold))
+    assert started.wait(5)
+    assert window.start_import()
+    assert window.jobs.current == "scan"
+    assert window.jobs.busy("import")
+    finished: list[object] = []
+    window.import_finished.connect(finished.append)
+    with qtbot.waitSignal(
+        window.jobs.job_finished, check_params_cb=lambda name: name == "import", timeout=2000
+    ):
+        window.cancel_import(ask=False)
+    assert window.state is UiState.IDLE
+    assert window.activity_label.text() != "Cancelling…"
+    assert finished == [None]
+    assert "Cancelled" in window.progress.summary.text()
+    assert not window.jobs.busy("import")
+    release.set()
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=5000)
+    assert window.state is UiState.IDLE

@@ -94,3 +94,28 @@ def test_queue_close_refuses_new_jobs(qtbot: QtBot, runner: JobRunner) -> None:
     jobs.close()
     jobs.submit(Job("scan", lambda c: counting(1, c)))
     assert not jobs.busy()
+
+
+def test_cancel_ends_a_queued_job_with_its_callbacks(qtbot: QtBot, runner: JobRunner) -> None:
+    jobs = JobQueue(runner)
+    started = threading.Event()
+    jobs.submit(Job("scan", lambda cancel: blocking(started, cancel)))
+    assert started.wait(5)
+    calls: list[str] = []
+    jobs.submit(
+        Job(
+            "import",
+            lambda cancel: counting(3, cancel),
+            on_start=lambda: calls.append("start"),
+            on_cancel=lambda: calls.append("cancel"),
+            on_finish=lambda: calls.append("finish"),
+        )
+    )
+    with qtbot.waitSignal(jobs.job_finished, timeout=1000) as blocker:
+        jobs.cancel("import")
+    assert blocker.args == ["import"]
+    assert calls == ["cancel", "finish"]
+    assert jobs.busy("scan")
+    assert not jobs.busy("import")
+    with qtbot.waitSignal(jobs.idle, timeout=2000):
+        jobs.cancel()
