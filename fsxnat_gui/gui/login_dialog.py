@@ -298,7 +298,7 @@ class LoginDialog(QDialog):
         want_token = self.remember_check.isChecked() and bool(self.password_edit.text())
         self._run(want_token=want_token, on_result=self._on_logged_in)
 
-    def _run(self, *, want_token: bool, on_result: Callable[[LoginResult], None]) -> None:
+    def _run(self, *, want_token: bool, on_result: Callable[[LoginResult, bool], None]) -> None:
         p = self.profile
         stored = not self.password_edit.text() and self._stored_secret is not None
         user, secret = p.user, self._secret()
@@ -317,7 +317,7 @@ class LoginDialog(QDialog):
 
         def on_success() -> None:
             if self._open and results:
-                on_result(results[0])
+                on_result(results[0], stored)
 
         def on_failure(exc: BaseException) -> None:
             log.warning("Login to %s as %s failed: %s", p.url, p.user, exc)
@@ -346,17 +346,21 @@ class LoginDialog(QDialog):
         else:
             self.status.setText(str(exc))
 
-    def _on_tested(self, result: LoginResult) -> None:
+    def _on_tested(self, result: LoginResult, _stored: bool) -> None:
         version = result.info.version or "version not reported"
         self.status.setText(
             f"Connected to XNAT {version} at {result.info.url} as {result.info.user}."
         )
 
-    def _on_logged_in(self, result: LoginResult) -> None:
+    def _on_logged_in(self, result: LoginResult, stored: bool) -> None:
         p = self.profile
         notes = []
         remembered = False
-        if self.remember_check.isChecked():
+        if self.remember_check.isChecked() and stored:
+            # Logged in with the saved login: the keyring already holds it as it should be (a
+            # marked token stays a token; re-encoding `result` would save it as a password).
+            remembered = True
+        elif self.remember_check.isChecked():
             stored = credentials.encode_secret(result.auth_user, result.secret, result.token)
             remembered = credentials.save_secret(p.url, p.user, stored)
             if not remembered:

@@ -76,6 +76,33 @@ def test_remember_stores_a_token_not_the_password(
     assert memory_keyring.store == {}
 
 
+def test_logging_in_again_with_the_saved_login_keeps_the_token(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any
+) -> None:
+    window = make_window()
+    log_in_through_dialog(window, qtbot, xnat, remember=True)
+    key = (APP_ID, f"{xnat.user}@{xnat.url}")
+    token = json.loads(memory_keyring.store[key])
+    assert token["type"] == "xnat-alias-token"
+
+    dialog = window.open_login_dialog()  # filled with the saved profile, no password typed
+    assert dialog.url_edit.text() == xnat.url
+    assert dialog.password_edit.text() == ""
+    assert dialog.password_edit.placeholderText() == "saved in the system keyring"
+    assert dialog.remember_check.isChecked()
+    with qtbot.waitSignal(window.login_changed, timeout=10_000):
+        qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+    assert window.session is not None
+    assert window.session.auth_user == token["alias"]
+    assert window.session.remembered
+    assert json.loads(memory_keyring.store[key]) == token  # still the marked token
+
+    again = make_window()  # next start: logged in by itself with the token
+    qtbot.waitUntil(lambda: again.session is not None, timeout=10_000)
+    assert again.session is not None
+    assert again.session.auth_user == token["alias"]
+
+
 def test_remember_off_keeps_the_secret_in_memory_only(
     make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any
 ) -> None:
