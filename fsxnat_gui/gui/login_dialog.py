@@ -200,8 +200,21 @@ class LoginDialog(QDialog):
         return self.password_edit.text() or self._stored_secret or ""
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
-        for widget in (self.test_button, self.import_button, self.login_button, self.ca_button):
+        # The inputs are read when the login starts; editing them while it runs would only
+        # mislead (the result belongs to the server and user it started with).
+        for widget in (
+            self.test_button,
+            self.import_button,
+            self.login_button,
+            self.ca_button,
+            self.profile_combo,
+            self.url_edit,
+            self.user_edit,
+            self.password_edit,
+            self.ca_edit,
+        ):
             widget.setEnabled(not busy)
+        self.remember_check.setEnabled(self._can_remember and not busy)
         if text:
             self.status.setText(text)
 
@@ -298,8 +311,13 @@ class LoginDialog(QDialog):
         want_token = self.remember_check.isChecked() and bool(self.password_edit.text())
         self._run(want_token=want_token, on_result=self._on_logged_in)
 
-    def _run(self, *, want_token: bool, on_result: Callable[[LoginResult, bool], None]) -> None:
-        p = self.profile
+    def _run(
+        self,
+        *,
+        want_token: bool,
+        on_result: Callable[[LoginResult, ServerProfile, bool], None],
+    ) -> None:
+        p = self.profile  # captured: the result is handled for this server and user
         stored = not self.password_edit.text() and self._stored_secret is not None
         user, secret = p.user, self._secret()
         if stored:
@@ -317,7 +335,7 @@ class LoginDialog(QDialog):
 
         def on_success() -> None:
             if self._open and results:
-                on_result(results[0], stored)
+                on_result(results[0], p, stored)
 
         def on_failure(exc: BaseException) -> None:
             log.warning("Login to %s as %s failed: %s", p.url, p.user, exc)
@@ -346,14 +364,13 @@ class LoginDialog(QDialog):
         else:
             self.status.setText(str(exc))
 
-    def _on_tested(self, result: LoginResult, _stored: bool) -> None:
+    def _on_tested(self, result: LoginResult, _profile: ServerProfile, _stored: bool) -> None:
         version = result.info.version or "version not reported"
         self.status.setText(
             f"Connected to XNAT {version} at {result.info.url} as {result.info.user}."
         )
 
-    def _on_logged_in(self, result: LoginResult, stored: bool) -> None:
-        p = self.profile
+    def _on_logged_in(self, result: LoginResult, p: ServerProfile, stored: bool) -> None:
         notes = []
         remembered = False
         if self.remember_check.isChecked() and stored:

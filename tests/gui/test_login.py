@@ -103,6 +103,27 @@ def test_logging_in_again_with_the_saved_login_keeps_the_token(
     assert again.session.auth_user == token["alias"]
 
 
+def test_inputs_are_locked_while_connecting_and_the_result_keeps_its_server(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+) -> None:
+    window = make_window()
+    dialog = window.open_login_dialog()
+    fill(dialog, xnat.url, xnat.user, xnat.password, remember=True)
+    inputs = (dialog.url_edit, dialog.user_edit, dialog.password_edit, dialog.ca_edit)
+    with qtbot.waitSignal(window.login_changed, timeout=10_000):
+        qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+        assert "Connecting" in dialog.status.text()
+        assert not any(w.isEnabled() for w in inputs)
+        assert not dialog.remember_check.isEnabled()
+        # even a programmatic change must not move the result to another server or user
+        dialog.url_edit.setText("https://other.example.org")
+        dialog.user_edit.setText("mallory")
+    assert window.session is not None
+    assert (window.session.url, window.session.user) == (xnat.url, xnat.user)
+    assert list(memory_keyring.store) == [(APP_ID, f"{xnat.user}@{xnat.url}")]
+    assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
+
+
 def test_remember_off_keeps_the_secret_in_memory_only(
     make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any
 ) -> None:
