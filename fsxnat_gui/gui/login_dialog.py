@@ -35,10 +35,12 @@ from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.icons import icon
 from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import (
+    URL_CREDENTIALS_HELP,
     ClientFactory,
     Session,
     read_pyxnat_config,
     read_pyxnat_password,
+    strip_userinfo,
 )
 from fsxnat_gui.gui.settings import ServerProfile
 from fsxnat_gui.gui.tasks import LoginResult
@@ -190,8 +192,11 @@ class LoginDialog(QDialog):
 
     @property
     def profile(self) -> ServerProfile:
+        """The typed server and user (a `user:password@` in the URL is never part of it: the
+        login refuses such a URL, see `_check_inputs`)."""
+        url, _ = strip_userinfo(self.url_edit.text().strip())
         return ServerProfile(
-            self.url_edit.text().strip().rstrip("/"),
+            url.rstrip("/"),
             self.user_edit.text().strip(),
             self.ca_edit.text().strip(),
         )
@@ -222,6 +227,10 @@ class LoginDialog(QDialog):
         p = self.profile
         if not p.url.startswith(("http://", "https://")):
             self.status.setText("Enter the server's address, starting with https://")
+            self.url_edit.setFocus()
+            return False
+        if strip_userinfo(self.url_edit.text().strip())[1]:
+            self.status.setText(URL_CREDENTIALS_HELP)
             self.url_edit.setFocus()
             return False
         if not p.user:

@@ -11,11 +11,28 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from fsxnat_gui.core.xnat import XnatClient
 from fsxnat_gui.gui.settings import ServerProfile
 
 ClientFactory = Callable[[str, str, str, bool | str], XnatClient]
+
+URL_CREDENTIALS_HELP = (
+    "Put the user name in the User field and the password in the Password field, not in the URL."
+)
+
+
+def strip_userinfo(url: str) -> tuple[str, bool]:
+    """The URL without a `user:password@` part, and whether it had one (such a URL must never
+    reach the settings, the window title or the log)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, False
+    if "@" not in parts.netloc:
+        return url, False
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), True
 
 
 def default_client_factory(url: str, user: str, secret: str, verify: bool | str) -> XnatClient:
@@ -55,7 +72,8 @@ def read_pyxnat_config(path: Path) -> ServerProfile:
         raise ValueError("it is not a pyxnat configuration (server, user and password)")
     verify = data.get("verify")
     ca_bundle = str(Path(verify).expanduser()) if isinstance(verify, str) else ""
-    return ServerProfile(data["server"].rstrip("/"), data["user"], ca_bundle)
+    server, _ = strip_userinfo(data["server"].strip())  # the config's user/password are used
+    return ServerProfile(server.rstrip("/"), data["user"], ca_bundle)
 
 
 def read_pyxnat_password(path: Path) -> str:

@@ -19,6 +19,7 @@ from fsxnat_gui import APP_ID
 from fsxnat_gui.core.errors import TLSError
 from fsxnat_gui.gui import MainWindow
 from fsxnat_gui.gui.login_dialog import TLS_HELP, LoginDialog
+from fsxnat_gui.gui.session import URL_CREDENTIALS_HELP
 from fsxnat_gui.gui.settings import ServerProfile, Settings
 
 # Showing a dialog on the offscreen platform makes Qt print this harmless notice (platform.md
@@ -167,6 +168,48 @@ def test_import_pyxnat_config_moves_the_password_to_the_keyring(
     message = window.message_bar.text.text()
     assert str(config) in message
     assert "keyring" in message
+
+
+def test_a_password_in_the_url_is_refused_and_never_stored(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+) -> None:
+    window = make_window()
+    dialog = window.open_login_dialog()
+    host = xnat.url.split("://", 1)[1]
+    with_password = f"http://{xnat.user}:{xnat.password}@{host}"
+    fill(dialog, with_password, xnat.user, xnat.password, remember=True)
+    qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
+    assert dialog.status.text() == URL_CREDENTIALS_HELP
+    assert not window.jobs.busy("login")  # nothing was sent
+    assert dialog.isVisible()
+    assert window.session is None
+    assert xnat.password not in dialog.profile.url
+    assert xnat.password not in settings_text(settings)
+    assert memory_keyring.store == {}
+
+
+def test_a_password_in_the_config_url_is_dropped(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, settings: Settings, tmp_path: Path
+) -> None:
+    host = xnat.url.split("://", 1)[1]
+    config = tmp_path / ".xnat_url.cfg"
+    config.write_text(
+        json.dumps(
+            {
+                "server": f"http://{xnat.user}:{xnat.password}@{host}",
+                "user": xnat.user,
+                "password": xnat.password,
+            }
+        )
+    )
+    window = make_window()
+    with qtbot.waitSignal(window.login_changed, timeout=10_000):
+        window.open_login_dialog(config)
+    assert window.session is not None
+    assert window.session.url == xnat.url
+    assert xnat.password not in window.windowTitle()
+    assert xnat.password not in settings_text(settings)
+    assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
 
 
 def test_without_a_keyring_backend_nothing_is_remembered(
