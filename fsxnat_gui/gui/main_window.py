@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self._resource_touched = False
         self._check_after_scan: set[str] | None = None
         self._check_all_after_scan = False
+        self._rescan_checks: set[str] | None = None  # ticks to put back after a rescan
         self._demo_stack: object | None = None
         self._demo_starting = False
         self._shut_down = False
@@ -719,10 +720,19 @@ class MainWindow(QMainWindow):
         self._check_after_scan = {p.name for p in paths} if len(paths) > 1 else None
         self._start_scan(functools.partial(tasks.scan_dropped, paths), root=None)
 
-    def _start_scan(self, steps: StepsFactory, root: Path | None) -> None:
+    def _start_scan(self, steps: StepsFactory, root: Path | None, *, rescan: bool = False) -> None:
+        """Scan in the background. A `rescan` (F5, same folder) keeps the edited labels and
+        ticks again the checked subjects that are still there and importable (STYLE §3.4)."""
+
         def on_start() -> None:
+            if rescan:  # a rescan superseded before it ended left its ticks to keep
+                self._rescan_checks = (self._rescan_checks or set()) | (
+                    self.subject_model.checked_names()
+                )
+            else:
+                self._rescan_checks = None
+                self._overrides.clear()
             self.subject_model.clear()
-            self._overrides.clear()
             self._set_root(root)
             self._set_state(UiState.SCANNING)
 
@@ -740,6 +750,9 @@ class MainWindow(QMainWindow):
                 self.subject_model.set_checked(self.subject_model.importable_names())
             elif self._check_after_scan is not None:
                 self.subject_model.set_checked(self._check_after_scan)
+            elif rescan:
+                self.subject_model.set_checked(self._rescan_checks or set())
+                self._rescan_checks = None
             elif not self.subject_model.subjects:
                 self.notify(Level.WARNING, "No FreeSurfer subjects were found there.")
             self.scan_completed.emit()
@@ -1335,7 +1348,9 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_rescan_triggered(self) -> None:
         if self._root is not None:
-            self._start_scan(functools.partial(tasks.scan_dir, self._root), root=self._root)
+            self._start_scan(
+                functools.partial(tasks.scan_dir, self._root), root=self._root, rescan=True
+            )
         if self._session is not None:
             self._refresh_projects()
         self._schedule_preview()

@@ -4,6 +4,7 @@ smoke test."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,26 @@ def test_command_line_options() -> None:
     )
     assert parse_args(["--demo"]).demo
     assert parse_args(["--smoke-test"]).smoke_test
+
+
+def test_rescan_keeps_the_ticks_and_edited_labels(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path
+) -> None:
+    window = make_window()
+    scan(window, qtbot, subjects_dir)
+    window.subject_model.set_checked(["sub-01", "sub-02", "sub-03"])
+    window.preview.label_edited.emit("sub-01", "S01")  # as a double-click edit in the preview
+    shutil.rmtree(subjects_dir / "sub-03")  # gone by the rescan
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        window.rescan_action.trigger()
+    assert sorted(s.name for s in window.subject_model.checked()) == ["sub-01", "sub-02"]
+    with qtbot.waitSignal(window.preview_updated, timeout=10_000):
+        window.refresh_preview()
+    assert window._plan is not None
+    labels = {i.subject.name: i.subject_label for i in window._plan.items}
+    assert labels == {"sub-01": "S01", "sub-02": "sub-02"}
+
+    # choosing a folder (not a rescan) starts afresh
+    scan(window, qtbot, subjects_dir)
+    assert window.subject_model.checked() == []
+    assert window._overrides == {}
