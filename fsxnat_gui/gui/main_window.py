@@ -7,6 +7,7 @@ import functools
 import logging
 import secrets
 from collections import Counter
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self._overrides: dict[str, str] = {}
         self._plan: ImportPlan | None = None
         self._import_plan: ImportPlan | None = None
+        self._import_session: Session | None = None  # the login the last import ran with
         self._report: RunReport | None = None
         self._resource_touched = False
         self._check_after_scan: set[str] | None = None
@@ -1195,6 +1197,9 @@ class MainWindow(QMainWindow):
         except LabelError as exc:
             self.notify(Level.ERROR, str(exc))
             return False
+        return self._start_plan(the_plan, session)
+
+    def _start_plan(self, the_plan: ImportPlan, session: Session) -> bool:
         bad = [i for i in the_plan.items if not i.ok]
         if bad:
             problems = "; ".join(f"{i.subject.name}: {i.problems[0]}" for i in bad[:3])
@@ -1205,7 +1210,7 @@ class MainWindow(QMainWindow):
             )
             return False
         self.jobs.cancel("preview")
-        self._import_plan = the_plan
+        self._import_plan, self._import_session = the_plan, session
         self._report = None
         self.message_bar.clear()
         self.progress.start([(i.subject.name, i.subject.bytes or 0) for i in the_plan.items])
@@ -1288,11 +1293,41 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_retry_requested(self) -> None:
-        names = self.progress.failed_subjects()
-        subjects = [s for n in names if (s := self.subject_model.subject(n)) is not None]
-        if subjects:
-            log.info("Retrying %d subjects", len(subjects))
-            self.start_import(subjects)
+        self.retry_failed()
+
+    def retry_failed(self) -> bool:
+        """Import again the subjects of the last run that failed or were cancelled, with that
+        run's plan: same project, labels and policy, whatever the fields say now."""
+        last, session = self._import_plan, self._session
+        if self._state is not UiState.IDLE and self._state is not UiState.SCANNING:
+            return False
+        if last is None:
+            return False
+        if (
+            session is None
+            or self._import_session is None
+            or (
+                (session.url, session.user) != (self._import_session.url, self._import_session.user)
+            )
+        ):
+            was = self._import_session
+            where = f" to {was.url} as {was.user}" if was is not None else ""
+            self.notify(Level.WARNING, f"Log in{where} again to retry the last import.")
+            return False
+        failed = set(self.progress.failed_subjects())
+        items = [i for i in last.items if i.subject.name in failed]
+        gone = [i.subject.name for i in items if not i.subject.path.is_dir()]
+        items = [i for i in items if i.subject.name not in gone]
+        started = bool(items)
+        if started:
+            log.info("Retrying %d subjects", len(items))
+            started = self._start_plan(replace(last, items=tuple(items), tree=None), session)
+        if gone:  # after the start, which clears the message bar
+            self.notify(
+                Level.WARNING,
+                f"Not retried: the folder of {', '.join(gone)} is no longer there.",
+            )
+        return started
 
     @Slot(str)
     def _on_open_requested(self, subject: str) -> None:

@@ -4,6 +4,7 @@ import, cancelling mid-upload, 'Retry failed' after an injected fault, closing w
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -249,3 +250,34 @@ def test_cancelling_a_queued_import_returns_to_idle(
     release.set()
     qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=5000)
     assert window.state is UiState.IDLE
+
+
+def test_retry_uses_the_last_runs_plan_not_the_current_fields(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
+    window.preview.label_edited.emit("sub-02", "S02")
+    for method in ("PUT", "POST"):
+        xnat.faults.add("error_500_after_body", method=method, path_regex=r"_MR1/.*files", count=0)
+    report = import_now(window, qtbot)
+    assert {r.status for r in report.results} == {ResultStatus.FAILED}
+
+    # the user moves on: another project, another label, F5, a folder removed
+    window.project_combo.setEditText("OTHER")
+    window.preview.label_edited.emit("sub-02", "ELSEWHERE")
+    shutil.rmtree(subjects_dir / "sub-03")
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        window.rescan_action.trigger()
+    xnat.faults.clear()
+    with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
+        qtbot.mouseClick(window.progress.retry_button, Qt.MouseButton.LeftButton)
+    retried = blocker.args[0]
+    assert [(r.subject, r.status) for r in retried.results] == [
+        ("sub-01", ResultStatus.IMPORTED),
+        ("sub-02", ResultStatus.IMPORTED),
+    ]
+    uris = [r.experiment_uri for r in retried.results]
+    assert uris[0].endswith(f"/projects/{PROJECT}/experiments/sub-01_MR1")
+    assert uris[1].endswith(f"/projects/{PROJECT}/experiments/S02_MR1")
+    assert "sub-03" in window.message_bar.text.text()
+    assert "no longer there" in window.message_bar.text.text()
