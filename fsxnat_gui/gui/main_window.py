@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         self._demo_stack: object | None = None
         self._demo_starting = False
         self._shut_down = False
+        self._close_when_stopped = False  # the user closed the window during an import
 
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -665,7 +666,9 @@ class MainWindow(QMainWindow):
             "demo": "Starting the demo server and generating sample subjects…",
             "import": "Importing…",
         }
-        if self._state is UiState.CANCELLING:
+        if self._close_when_stopped:
+            text = "Stopping the import…"
+        elif self._state is UiState.CANCELLING:
             text = "Cancelling…"
         else:
             text = words.get(self.jobs.current or "", "Ready")
@@ -1264,6 +1267,9 @@ class MainWindow(QMainWindow):
             ok = sum(1 for r in self._report.results if r.status.value in ("imported", "skipped"))
             log.info("Import finished: %d of %d subjects in XNAT", ok, len(self._report.results))
         self.import_finished.emit(self._report)
+        if self._close_when_stopped:  # closed during the import: close now that it stopped
+            QTimer.singleShot(0, self, self.close)
+            return
         self._refresh_projects()
         self._schedule_preview()
 
@@ -1430,11 +1436,20 @@ class MainWindow(QMainWindow):
     # --- closing -------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self._state in (UiState.IMPORTING, UiState.CANCELLING) and not self.ask(
-            "Cancel the import and quit?",
-            "An import is running. Cancel it and quit? Subjects already imported stay on the "
-            "server; running the same import again later skips them.",
-        ):
+        if self._state in (UiState.IMPORTING, UiState.CANCELLING):
+            # Never wait for the worker here (it may be in the middle of a slow request): cancel,
+            # keep the window, and close it when the import job has ended.
+            if not self._close_when_stopped and not self.ask(
+                "Cancel the import and quit?",
+                "An import is running. Cancel it and quit? Subjects already imported stay on "
+                "the server; running the same import again later skips them.",
+            ):
+                event.ignore()
+                return
+            self._close_when_stopped = True
+            log.info("Closing when the import has stopped")
+            self.cancel_import(ask=False)  # a queued import ends (and closes) at once
+            self._update_activity()
             event.ignore()
             return
         self._save()

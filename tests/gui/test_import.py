@@ -197,9 +197,20 @@ def test_closing_during_an_import_asks_then_cancels(
     assert not window.subject_model.flags(first) & Qt.ItemFlag.ItemIsUserCheckable  # locked
     answers = [False, True]
     window.ask = lambda title, text: answers.pop(0)  # type: ignore[method-assign]
+    window.show()
     assert not window.close()  # "no": the import goes on
     assert window.state is UiState.IMPORTING
-    assert window.close()  # "yes": cancelled, worker stopped
+    started = time.monotonic()
+    # "yes": cancelled; the GUI thread never waits for the worker, the window stays open...
+    assert not window.close()
+    assert time.monotonic() - started < 0.5
+    assert window.isVisible()
+    assert window.activity_label.text() == "Stopping the import…"
+    assert not window.close()  # closing again neither asks again nor blocks
+    assert answers == []
+    # ...and closes by itself once the import has stopped, with the worker thread stopped
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+    assert window.state is UiState.IDLE
     assert window.runner.shutdown(0)
 
 
