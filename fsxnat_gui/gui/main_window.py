@@ -135,8 +135,6 @@ class MainWindow(QMainWindow):
         self._import_session: Session | None = None  # the login the last import ran with
         self._report: RunReport | None = None
         self._resource_touched = False
-        self._check_after_scan: set[str] | None = None
-        self._check_all_after_scan = False
         self._rescan_checks: set[str] | None = None  # ticks to put back after a rescan
         self._demo_stack: object | None = None
         self._demo_starting = False
@@ -713,21 +711,40 @@ class MainWindow(QMainWindow):
 
     # --- subjects ------------------------------------------------------------------------
 
-    def set_subjects_dir(self, path: Path, *, remember: bool = True) -> None:
-        """Scan this SUBJECTS_DIR in the background, filling the table as entries come."""
+    def set_subjects_dir(
+        self, path: Path, *, remember: bool = True, check_all: bool = False
+    ) -> None:
+        """Scan this SUBJECTS_DIR in the background, filling the table as entries come
+        (`check_all`: then tick every importable subject)."""
         path = Path(path)
         if remember:
             self.settings.subjects_dir = str(path)
-        self._start_scan(functools.partial(tasks.scan_dir, path), root=path)
+        self._start_scan(functools.partial(tasks.scan_dir, path), root=path, check_all=check_all)
 
     def add_paths(self, paths: list[Path]) -> None:
-        """Dropped folders: a SUBJECTS_DIR, or any number of subject folders."""
-        self._check_after_scan = {p.name for p in paths} if len(paths) > 1 else None
-        self._start_scan(functools.partial(tasks.scan_dropped, paths), root=None)
+        """Dropped folders: a SUBJECTS_DIR, or any number of subject folders (then ticked,
+        those that are importable)."""
+        self._start_scan(
+            functools.partial(tasks.scan_dropped, paths),
+            root=None,
+            check={p.name for p in paths},
+        )
 
-    def _start_scan(self, steps: StepsFactory, root: Path | None, *, rescan: bool = False) -> None:
+    def _start_scan(
+        self,
+        steps: StepsFactory,
+        root: Path | None,
+        *,
+        rescan: bool = False,
+        check: set[str] | None = None,
+        check_all: bool = False,
+    ) -> None:
         """Scan in the background. A `rescan` (F5, same folder) keeps the edited labels and
-        ticks again the checked subjects that are still there and importable (STYLE §3.4)."""
+        ticks again the checked subjects that are still there and importable (STYLE §3.4).
+        `check`: names to tick when the scan ends; `check_all`: tick every importable one.
+        What to tick belongs to this scan alone (a scan superseded by another one never
+        changes what the newer one ticks)."""
+        to_check = set(check) if check is not None else None
 
         def on_start() -> None:
             if rescan:  # a rescan superseded before it ended left its ticks to keep
@@ -742,23 +759,25 @@ class MainWindow(QMainWindow):
             self._set_state(UiState.SCANNING)
 
         def on_step(step: object) -> None:
+            nonlocal to_check
             if isinstance(step, Subject):
                 self.subject_model.upsert(step)
             elif isinstance(step, tasks.ScanRoot):
+                to_check = None  # a dropped SUBJECTS_DIR: nothing is ticked by itself
                 self._set_root(step.path)
                 self.settings.subjects_dir = str(step.path)
             elif isinstance(step, tasks.ScanNotes):
                 self.notify(Level.WARNING, "\n".join(step.messages))
 
         def on_success() -> None:
-            if self._check_all_after_scan:
+            if check_all:
                 self.subject_model.set_checked(self.subject_model.importable_names())
-            elif self._check_after_scan is not None:
-                self.subject_model.set_checked(self._check_after_scan)
+            elif to_check is not None:
+                self.subject_model.set_checked(to_check)  # the importable ones among them
             elif rescan:
                 self.subject_model.set_checked(self._rescan_checks or set())
                 self._rescan_checks = None
-            elif not self.subject_model.subjects:
+            if not self.subject_model.subjects:
                 self.notify(Level.WARNING, "No FreeSurfer subjects were found there.")
             self.scan_completed.emit()
 
@@ -766,9 +785,7 @@ class MainWindow(QMainWindow):
             self._report_failure("Scanning failed", exc)
 
         def on_finish() -> None:
-            self._check_after_scan = None
             self._update_subjects_summary()
-            self._check_all_after_scan = False
             if self._state is UiState.SCANNING:
                 self._set_state(UiState.IDLE)
             self._schedule_preview()
@@ -1149,8 +1166,7 @@ class MainWindow(QMainWindow):
             self.set_session(
                 Session(profile, tasks.DEMO_USER, step.password, step.info.version, demo=True)
             )
-            self._check_all_after_scan = True
-            self.set_subjects_dir(step.subjects_dir, remember=False)
+            self.set_subjects_dir(step.subjects_dir, remember=False, check_all=True)
             self.notify(
                 Level.INFO,
                 f"{DEMO_LABEL} at {step.url}: sample subjects are in "

@@ -235,3 +235,26 @@ def test_rescan_keeps_the_ticks_and_edited_labels(
     scan(window, qtbot, subjects_dir)
     assert window.subject_model.checked() == []
     assert window._overrides == {}
+
+
+def test_a_single_dropped_subject_is_checked(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path
+) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        drop(qtbot, window, [subjects_dir / "sub-02"])
+    assert [s.name for s in window.subject_model.subjects] == ["sub-02"]
+    assert [s.name for s in window.subject_model.checked()] == ["sub-02"]
+
+
+def test_folders_dropped_during_another_scan_are_checked(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path
+) -> None:
+    window = make_window()
+    window.set_subjects_dir(subjects_dir)  # still running when the drop arrives
+    assert window.jobs.current == "scan"
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        drop(qtbot, window, [subjects_dir / "sub-01", subjects_dir / "sub-03"])
+    qtbot.waitUntil(lambda: not window.jobs.busy("scan"), timeout=10_000)
+    assert [s.name for s in window.subject_model.subjects] == ["sub-01", "sub-03"]
+    assert [s.name for s in window.subject_model.checked()] == ["sub-01", "sub-03"]
