@@ -1120,8 +1120,8 @@ class MainWindow(QMainWindow):
             self.project_combo.addItems(list(step.projects))
             self.project_combo.setEditText(current)
             self.project_combo.blockSignals(False)
-            if current and current not in step.projects:
-                self.create_project_check.setChecked(True)
+            # "Create project" is never ticked for the user (a typo would create a project on
+            # a shared server); the preview says when the project does not exist.
 
         def on_failure(exc: BaseException) -> None:
             log.warning("Listing projects failed: %s", exc)

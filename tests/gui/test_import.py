@@ -292,3 +292,18 @@ def test_retry_uses_the_last_runs_plan_not_the_current_fields(
     assert uris[1].endswith(f"/projects/{PROJECT}/experiments/S02_MR1")
     assert "sub-03" in window.message_bar.text.text()
     assert "no longer there" in window.message_bar.text.text()
+
+
+def test_an_unknown_project_is_never_created_by_itself(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = make_window()
+    scan(window, qtbot, subjects_dir)
+    window.project_combo.setEditText("TYPO_PROJECT")
+    log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
+    assert not window.create_project_check.isChecked()
+    window.subject_model.set_checked(["sub-01"])
+    wait_preview(window, qtbot)
+    assert not window.create_project_check.isChecked()
+    # the preview says the project does not exist (and how to create it on purpose)
+    assert window.preview.status_of("TYPO_PROJECT", NodeKind.PROJECT) is NodeStatus.CONFLICT
