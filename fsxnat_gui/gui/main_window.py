@@ -1051,7 +1051,10 @@ class MainWindow(QMainWindow):
         self.set_session(None)
 
     def set_session(self, session: Session | None) -> None:
-        self._session = session
+        previous, self._session = self._session, session
+        if previous is not None and previous.demo and (session is None or not session.demo):
+            log.info("Stopping the demo server")
+            self._close_demo()  # the demo ends with its session (log out, another server)
         if session is not None:
             who = DEMO_LABEL if session.demo else f"{session.user} @ {session.url}"
             log.info("Logged in: %s", who)

@@ -7,9 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
-from gui_helpers import WindowFactory, drag_enter, drop, scan
+from gui_helpers import WindowFactory, drag_enter, drop, log_in, scan
 from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
@@ -258,3 +261,36 @@ def test_folders_dropped_during_another_scan_are_checked(
     qtbot.waitUntil(lambda: not window.jobs.busy("scan"), timeout=10_000)
     assert [s.name for s in window.subject_model.subjects] == ["sub-01", "sub-03"]
     assert [s.name for s in window.subject_model.checked()] == ["sub-01", "sub-03"]
+
+
+def _serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/data/version", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except OSError:
+        return False
+
+
+def test_the_demo_server_stops_when_the_demo_session_ends(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any
+) -> None:
+    window = make_window()
+    with qtbot.waitSignals([window.demo_ready, window.scan_completed], timeout=30_000):
+        window.start_demo()
+    assert window.session is not None
+    demo_url = window.session.url
+    assert _serving(demo_url)
+    with qtbot.waitSignal(window.login_changed, timeout=5000):
+        window.log_out()
+    assert not _serving(demo_url)
+
+    # again, then switching to a real server ends it too
+    with qtbot.waitSignals([window.demo_ready, window.scan_completed], timeout=30_000):
+        window.start_demo()
+    assert window.session is not None
+    demo_url = window.session.url
+    assert _serving(demo_url)
+    log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
+    assert not _serving(demo_url)
