@@ -104,7 +104,7 @@ class JobRunner(QObject):
         self.finished.emit()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Job:
     """A unit of background work with GUI-thread callbacks.
 
@@ -121,6 +121,9 @@ class Job:
     on_cancel: Callable[[], None] | None = None
     on_finish: Callable[[], None] | None = None
     supersede: bool = True
+
+    def __repr__(self) -> str:  # `make_steps` is often a partial holding a secret: never shown
+        return f"Job({self.name!r}, supersede={self.supersede})"
 
 
 class JobQueue(QObject):

@@ -11,7 +11,7 @@ import contextlib
 import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsxnat_gui.core import jobs, plan, scan
@@ -43,7 +43,7 @@ class LoginResult:
 
     info: ServerInfo
     auth_user: str  # the user name, or the alias of the token the app was given
-    secret: str  # the password, or the token's secret
+    secret: str = field(repr=False)  # the password, or the token's secret (never in repr)
     token: bool  # True when `secret` belongs to an alias token
 
 
@@ -60,7 +60,7 @@ class Compared:
 @dataclass(frozen=True)
 class DemoReady:
     url: str
-    password: str
+    password: str = field(repr=False)
     subjects_dir: Path
     info: ServerInfo
     stack: contextlib.ExitStack  # keeps the local server running; closed on quit

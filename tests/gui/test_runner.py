@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.core.errors import Cancelled, ScanError
+from fsxnat_gui.core.model import ServerInfo
+from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.runner import Job, JobQueue, JobRunner
+from fsxnat_gui.gui.session import default_client_factory
 
 
 def counting(n: int, cancel: threading.Event) -> Iterator[object]:
@@ -119,3 +125,20 @@ def test_cancel_ends_a_queued_job_with_its_callbacks(qtbot: QtBot, runner: JobRu
     assert not jobs.busy("import")
     with qtbot.waitSignal(jobs.idle, timeout=2000):
         jobs.cancel()
+
+
+def test_no_secret_in_the_repr_of_jobs_and_results(tmp_path: Path) -> None:
+    secret = "s3cret-Pw-Zq9"
+    info = ServerInfo("http://xnat.example.org", "alice", "1.8.10")
+    steps = functools.partial(
+        tasks.login, default_client_factory, info.url, "alice", secret, True, False
+    )
+    job = Job("login", steps, on_success=lambda: None)
+    result = tasks.LoginResult(info, "alias-1", secret, token=True)
+    with contextlib.ExitStack() as stack:
+        demo = tasks.DemoReady(info.url, secret, tmp_path, info, stack)
+        for thing in (job, result, demo):
+            assert secret not in repr(thing)
+            assert secret not in str(thing)
+    assert "login" in repr(job)
+    assert "alias-1" in repr(result)
