@@ -104,21 +104,33 @@ def _install_qt_message_handler() -> None:
 
 
 def _install_excepthook() -> None:
+    """Log every uncaught exception; in the GUI thread, also tell the user, one box at a time
+    (an exception while a box is open, or in another thread, is logged only: widgets belong to
+    the GUI thread, and a flood of errors must not stack dialogs)."""
+    box_open = False
+
     def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        nonlocal box_open
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, exc, tb)
             return
         log.critical("Unexpected error", exc_info=(exc_type, exc, tb))
+        from PySide6.QtCore import QThread
         from PySide6.QtWidgets import QApplication, QMessageBox
 
-        if QApplication.instance() is None:
+        app = QApplication.instance()
+        if app is None or QThread.currentThread() is not app.thread() or box_open:
             return
         box = QMessageBox(QMessageBox.Icon.Critical, APP_DISPLAY_NAME, "Something went wrong.")
         box.setInformativeText(
             f"{exc_type.__name__}: {exc}\n\nThe app may keep working; the details are in the log."
         )
         box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
-        box.exec()
+        box_open = True
+        try:
+            box.exec()
+        finally:
+            box_open = False
 
     sys.excepthook = hook
 
