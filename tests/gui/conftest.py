@@ -54,7 +54,8 @@ def make_window(
 
     yield make
     for window in windows:
-        window.close()
+        window.close()  # during an import, it closes once the import job has ended
+        qtbot.waitUntil(lambda w=window: w._shut_down, timeout=15_000)
 
 
 @pytest.fixture
