@@ -126,17 +126,10 @@ def test_backend_that_cannot_even_say_its_priority() -> None:
 def test_real_secret_service_round_trip() -> None:
     if not os.environ.get("FSXNAT_SECRET_SERVICE"):
         pytest.skip("no private Secret Service (run through ./dev.sh test)")
-    from keyring.backends import SecretService
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(SecretService.Keyring())
-    try:
-        url = f"https://{uuid.uuid4().hex}.test"
-        assert credentials.can_remember()
-        assert "SecretService" in credentials.backend_name()
-        assert credentials.save_secret(url, "alice", SECRET)
-        assert credentials.load_secret(url, "alice") == SECRET
-        credentials.forget_secret(url, "alice")
-        assert credentials.load_secret(url, "alice") is None
-    finally:
-        keyring.set_keyring(previous)
+    url = f"https://{uuid.uuid4().hex}.test"  # the fixture installed the Secret Service
+    assert credentials.can_remember()
+    assert "SecretService" in credentials.backend_name()
+    assert credentials.save_secret(url, "alice", SECRET)
+    assert credentials.load_secret(url, "alice") == SECRET
+    credentials.forget_secret(url, "alice")
+    assert credentials.load_secret(url, "alice") is None
