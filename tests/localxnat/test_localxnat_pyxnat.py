@@ -19,7 +19,8 @@ FILES = {
 }
 
 
-def test_pyxnat_put_zip_extracts_into_resource(xnat, tmp_path: Path) -> None:
+def recipe_inputs(xnat, tmp_path: Path) -> tuple[Path, Path]:
+    """What the users' recipe starts from: a pyxnat JSON config and `zip -r subj01`."""
     config = tmp_path / "xnat.cfg"
     config.write_text(
         json.dumps({"server": xnat.url, "user": xnat.user, "password": xnat.password})
@@ -28,6 +29,11 @@ def test_pyxnat_put_zip_extracts_into_resource(xnat, tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as zf:
         for name, data in FILES.items():
             zf.writestr(name, data)
+    return config, archive
+
+
+def test_pyxnat_put_zip_extracts_into_resource(xnat, tmp_path: Path) -> None:
+    config, archive = recipe_inputs(xnat, tmp_path)
 
     interface = pyxnat.Interface(config=str(config))
     try:
@@ -68,14 +74,7 @@ def test_pyxnat_put_zip_extracts_into_resource(xnat, tmp_path: Path) -> None:
 
 
 def test_listed_sizes_and_digests_match(xnat, owner, tmp_path: Path) -> None:
-    config = tmp_path / "xnat.cfg"
-    config.write_text(
-        json.dumps({"server": xnat.url, "user": xnat.user, "password": xnat.password})
-    )
-    archive = tmp_path / "subj01.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        for name, data in FILES.items():
-            zf.writestr(name, data)
+    config, archive = recipe_inputs(xnat, tmp_path)
     interface = pyxnat.Interface(config=str(config))
     try:
         experiment = interface.select.project("P").subject("subj01").experiment("subj01_MR1")
