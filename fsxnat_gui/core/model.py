@@ -52,6 +52,9 @@ class Subject:
     version_stamp: str | None = None  # the raw stamp
     mixed_version: bool = False  # first and latest stamps disagree
     long_role: LongRole = LongRole.CROSS
+    long_tp: str = ""  # LONG: the time point of `<tp>.long.<base>`
+    long_base: str = ""  # LONG: the base (template) it was run against
+    base_tps: tuple[str, ...] = ()  # BASE: the time points listed in its `base-tps` file
     files: int | None = None  # regular files that will be zipped (None = not measured yet)
     bytes: int | None = None  # their total size
     warnings: tuple[str, ...] = ()  # e.g. dangling or outside symlinks, renamed subject
@@ -66,6 +69,9 @@ class Subject:
         if self.version and (m := re.match(r"(\d+)", self.version)):
             return f"FREESURFER{m.group(1)}"
         return "FREESURFER"
+
+
+MR_SESSION = "xnat:mrSessionData"
 
 
 class OnExisting(Enum):
@@ -243,6 +249,12 @@ class RemoteExperiment:
     label: str
     subject_id: str
     project: str
+    xsi_type: str = ""  # e.g. "xnat:mrSessionData"; "" when the server did not say
+
+    @property
+    def is_mr(self) -> bool:
+        """An MR session (or of unknown type: older listings may not say)."""
+        return self.xsi_type in ("", MR_SESSION)
 
 
 @dataclass(frozen=True)
