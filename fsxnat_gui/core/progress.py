@@ -16,9 +16,11 @@ ETA is the subject's plus the subjects still to come.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Generator, Hashable
+from typing import TypeVar
 
 from fsxnat_gui.core.model import Progress, Stage
 
@@ -28,6 +30,17 @@ ZIP_SPEED_GUESS = 150e6
 UPLOAD_SPEED_GUESS = 50e6
 PROCESS_SPEED_GUESS = 100e6
 LAST_STEP = 0.99  # the highest fraction before the subject's result (verifying)
+R = TypeVar("R")
+
+
+def relay(steps: Generator[Progress, None, R], item: str) -> Generator[Progress, None, R]:
+    """Relay a core generator's events as `item`'s; return the generator's result."""
+    while True:
+        try:
+            event = next(steps)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        yield dataclasses.replace(event, item=item)
 
 
 class Throttle:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fsxnat_gui.core import archive, scan
-from fsxnat_gui.core.jobs import Event, file_differences, run_import
+from fsxnat_gui.core.jobs import Event, run_import
 from fsxnat_gui.core.model import (
     ImportPlan,
     OnExisting,
@@ -27,6 +27,7 @@ from fsxnat_gui.core.model import (
     Target,
 )
 from fsxnat_gui.core.plan import compare, make_plan
+from fsxnat_gui.core.subject_import import file_differences
 from fsxnat_gui.core.xnat import XnatClient
 
 PROJECT = "FSTEST"
