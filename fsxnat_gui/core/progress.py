@@ -122,6 +122,7 @@ class _Subject:
         self.read = 0  # bytes zipped (or checked)
         self.zip_size = 0  # the zip's size once sending starts (else its size is guessed)
         self.sent = 0
+        self.sending_since: float | None = None
         self.processing_since: float | None = None
         self.processed = False  # the server answered (verifying, or done)
         self.fraction = 0.0  # never goes back (a retry sends again)
@@ -216,6 +217,8 @@ class RunMeter:
                 self._zip_speed = raw.speed
         elif raw.stage is Stage.UPLOADING:
             s.read, s.zip_size, s.sent = s.size, raw.total, raw.done
+            if s.sending_since is None or raw.done == 0:
+                s.sending_since = now
             s.processing_since = None
             speed = raw.speed if raw.speed is not None else self._upload_rate.add(raw.done)
             if speed:
@@ -224,6 +227,8 @@ class RunMeter:
             s.sent = s.zip_size = raw.total
             if s.processing_since is None:
                 s.processing_since = now
+                if s.sending_since is not None and now > s.sending_since:
+                    self._upload_speed = raw.total / (now - s.sending_since)  # the average
         elif raw.stage is Stage.VERIFYING:
             if s.processing_since is not None and not s.processed and s.zip_size:
                 waited = now - s.processing_since
@@ -281,12 +286,10 @@ class RunMeter:
             return subject_eta if s is not None else 0.0
         if self._imported_bytes:
             per_byte = self._imported_seconds / self._imported_bytes
-        elif self._zip_speed and self._upload_speed:
+        else:  # no subject sent yet: its phases at the speeds measured (or guessed) so far
             per_byte = (
-                1 / self._zip_speed
-                + 1 / self._upload_speed
+                1 / (self._zip_speed or ZIP_SPEED_GUESS)
+                + 1 / (self._upload_speed or UPLOAD_SPEED_GUESS)
                 + 1 / (self._process_speed or PROCESS_SPEED_GUESS)
             )
-        else:
-            return None
         return (subject_eta or 0.0) + rest * per_byte
