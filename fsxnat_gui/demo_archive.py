@@ -4,15 +4,13 @@ FreeSurfer ran, labelled unlike the FreeSurfer folders (archive-conventions.md Â
 `make_existing_archive_dir(root)` writes the SUBJECTS_DIR and `seed_existing_archive(client, P)`
 creates what the scanner would have archived in project P:
 
-| folder                          | on the server                               | what matching does            |
-|---------------------------------|---------------------------------------------|-------------------------------|
-| CAPS_001, CAPS_002              | subject with one MR session CAPS_00N_MR_... | that session (subject label)  |
-| CAPS_003                        | subject with two MR sessions                | ambiguous: the user chooses   |
-| CAPS_004_MR_20190314            | session of subject CAPS_004                 | that session (session label)  |
-| CAPS_006_tp1, CAPS_006_tp2      | sessions of subject CAPS_006                | those sessions                |
-| CAPS_006_tpN.long.CAPS_006_base | -                                           | tpN's session, FREESURFER7_LONG |
-| CAPS_006_base                   | -                                           | subject CAPS_006, FREESURFER7_BASE |
-| CAPS_005                        | nothing                                     | a new subject and session     |
+- CAPS_001, CAPS_002: subjects with one MR session (CAPS_00N_MR_2019031N) -> that session;
+- CAPS_003: a subject with two MR sessions -> ambiguous until the user chooses;
+- CAPS_004_MR_20190314: a session of subject CAPS_004 -> that session (by session label);
+- CAPS_006_tp1, CAPS_006_tp2: sessions of subject CAPS_006 -> those sessions;
+- CAPS_006_tpN.long.CAPS_006_base -> time point N's session, resource FREESURFER7_LONG;
+- CAPS_006_base (base of both time points) -> subject CAPS_006, resource FREESURFER7_BASE;
+- CAPS_005: nothing on the server -> a new subject and session.
 
 Synthetic FreeSurfer data (samples.py), never real subjects.
 """
