@@ -28,7 +28,8 @@ Fault injection (off unless a rule is added; the object may be changed while ser
                fraction=0.5)
 
 The `nth` request matching `method` and `path_regex` (and the next `count - 1`; `count=0` means
-all from then on) gets the fault `kind`:
+all from then on) gets the fault `kind`, a `FaultKind` or its string value (the table of what
+each does is `injection.EFFECTS`):
 
 - `error_500_after_body`: the whole body is read, then 500 (Restlet page); nothing is stored.
 - `drop_mid_upload`: `fraction` of the body is read, then the connection is reset; no answer.
@@ -46,7 +47,15 @@ status, user)` (`status` is None for a dropped connection); `faults.clear()` rem
 Command line: `fsxnat-localxnat --root DIR` or `python -m fsxnat_gui.localxnat` (see cli.py).
 """
 
-from .faults import FaultRule, Faults, RequestRecord
+from .faults import FaultKind, FaultRule, Faults, RequestRecord
 from .server import LocalXnatServer, make_server, serve
 
-__all__ = ["FaultRule", "Faults", "LocalXnatServer", "RequestRecord", "make_server", "serve"]
+__all__ = [
+    "FaultKind",
+    "FaultRule",
+    "Faults",
+    "LocalXnatServer",
+    "RequestRecord",
+    "make_server",
+    "serve",
+]

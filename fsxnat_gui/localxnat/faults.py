@@ -1,7 +1,8 @@
-"""Fault injection and request recording for the local XNAT server.
+"""Fault rules and the request log of the local XNAT server.
 
 Tests create a `Faults`, pass it to `serve(...)` and mutate it while the server runs. Nothing
-is injected unless a rule was added. See the package docstring for the fault kinds.
+is injected unless a rule was added. `FaultKind` names the faults; what each one does is the
+table in `injection.py`.
 """
 
 from __future__ import annotations
@@ -10,19 +11,20 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 log = logging.getLogger(__name__)
 
-KINDS = frozenset(
-    {
-        "error_500_after_body",
-        "drop_mid_upload",
-        "timeout_504_after_store",
-        "partial_store",
-        "expire_sessions",
-        "slow",
-    }
-)
+
+class FaultKind(StrEnum):
+    """The faults a rule can inject; `Faults.add` also takes their string values."""
+
+    SLOW = "slow"
+    EXPIRE_SESSIONS = "expire_sessions"
+    DROP_MID_UPLOAD = "drop_mid_upload"
+    ERROR_500_AFTER_BODY = "error_500_after_body"
+    PARTIAL_STORE = "partial_store"
+    TIMEOUT_504_AFTER_STORE = "timeout_504_after_store"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class RequestRecord:
 class FaultRule:
     """Fire `kind` on matching requests number `nth` .. `nth + count - 1` (1-based)."""
 
-    kind: str
+    kind: FaultKind
     method: str | None = None
     path_regex: str | None = None
     nth: int = 1
@@ -75,7 +77,7 @@ class Faults:
 
     def add(
         self,
-        kind: str,
+        kind: FaultKind | str,
         *,
         method: str | None = None,
         path_regex: str | None = None,
@@ -84,8 +86,11 @@ class Faults:
         delay: float = 0.0,
         fraction: float = 0.5,
     ) -> FaultRule:
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(KINDS)}")
+        try:
+            kind = FaultKind(kind)
+        except ValueError:
+            expected = sorted(k.value for k in FaultKind)
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {expected}") from None
         if nth < 1 or count < 0:
             raise ValueError("nth must be >= 1 and count >= 0")
         rule = FaultRule(
@@ -119,7 +124,7 @@ class Faults:
                     rule.fired += 1
                     fired.append(rule)
         for rule in fired:
-            log.info("fault %s fires on %s %s", rule.kind, method, path)
+            log.info("fault %s fires on %s %s", rule.kind.value, method, path)
         return fired
 
     def record(self, entry: RequestRecord) -> None:
