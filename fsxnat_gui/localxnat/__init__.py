@@ -3,7 +3,8 @@
 Standard library only (http.server, sqlite3, zipfile...), Qt-free. It implements what
 fsxnat-gui, pyxnat and a requests-based client use, following shared/reference/xnat-rest.md:
 Basic auth and JSESSIONID sessions (15-minute idle timeout), alias tokens, projects, subjects and
-MR sessions created by PUT, ResultSet listings (JSON and pyxnat's CSV), experiment resources,
+MR sessions created by PUT, ResultSet listings (JSON and pyxnat's CSV), experiment and
+subject resources (`.../subjects/{S}/resources/{R}`, stored in `<root>/<P>/subjects/<label>/<R>/`),
 raw and multipart uploads streamed to disk with `extract=true`, duplicates and `overwrite`, MD5
 digests, file listings, downloads and deletes, in XNAT's archive layout under `root`.
 

@@ -11,7 +11,7 @@ import re
 
 from . import pages, resources
 from .exchange import Call, HttpError, Response, text
-from .render import cell, html_response, item, json_response, listing, xml_item
+from .render import html_response, item, json_response, listing, xml_item
 from .store import Experiment, Project, Subject
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,16 @@ def subject_list(call: Call, pid: str) -> Response:
     return listing(call.req, rows, title="Subjects", total=True)
 
 
+def subject_resources(call: Call, pid: str, label: str, tail: list[str]) -> Response:
+    """Subject-level resources: `.../subjects/{S}/resources[/{R}[/files[/{path}]]]`.
+
+    `{S}` is a label or an accession id, as for experiments (xnat-rest.md §3, §5).
+    """
+    found = find_subject(call, pid, label)
+    base = f"/data/projects/{found.project}/subjects/{found.id}"
+    return resources.below(call, found, tail, base)
+
+
 def find_subject(call: Call, pid: str, label: str) -> Subject:
     """A subject below a project URL (label or accession id), or 404 as XNAT words it."""
     found = call.store.subject(call.visible_project(pid).id, label)
@@ -221,8 +231,10 @@ def subject_by_id(call: Call, sid: str) -> Response:
 def subject_item(call: Call, found: Subject) -> Response:
     fmt = call.req.fmt("html")
     data = {"ID": found.id, "label": found.label, "project": found.project}
+    held = call.store.resources(found.id)
     if fmt == "json":
-        return json_response(item("xnat:subjectData", data, found.insert_date, []))
+        children = resources.item_children(held, found.insert_date)
+        return json_response(item("xnat:subjectData", data, found.insert_date, children))
     if fmt == "xml":
         return xml_item("xnat:Subject", data)
     experiments = [["Experiment", "ID"]] + [
@@ -231,7 +243,7 @@ def subject_item(call: Call, found: Subject) -> Response:
     body = pages.item_page(
         f"Subject {found.label}",
         [("ID", found.id), ("Label", found.label), ("Project", found.project)],
-        [("Experiments", experiments)],
+        [("Experiments", experiments), ("Resources", resources.html_table(held))],
     )
     return html_response(body)
 
@@ -355,37 +367,10 @@ def _experiment_item(call: Call, found: Experiment) -> Response:
     if found.xsi_type.lower() == "xnat:mrsessiondata":
         data["modality"] = "MR"
     if fmt == "json":
-        children = (
-            [
-                {
-                    "field": "resources/resource",
-                    "items": [
-                        item(
-                            "xnat:resourceCatalog",
-                            {
-                                "xnat_abstractresource_id": r.id,
-                                "label": r.label,
-                                "format": r.format,
-                                "content": r.content,
-                                "file_count": r.file_count,
-                                "file_size": r.file_size,
-                            },
-                            found.insert_date,
-                            [],
-                        )["items"][0]
-                        for r in held
-                    ],
-                }
-            ]
-            if held
-            else []
-        )
+        children = resources.item_children(held, found.insert_date)
         return json_response(item(found.xsi_type, data, found.insert_date, children))
     if fmt == "xml":
         return xml_item("xnat:MRSession", data)
-    table = [["Resource", "Files", "Bytes"]] + [
-        [r.label, cell(r.file_count), cell(r.file_size)] for r in held
-    ]
     body = pages.item_page(
         f"Experiment {found.label}",
         [
@@ -396,6 +381,6 @@ def _experiment_item(call: Call, found: Experiment) -> Response:
             ("Type", found.xsi_type),
             ("Created", found.insert_date),
         ],
-        [("Resources", table)],
+        [("Resources", resources.html_table(held))],
     )
     return html_response(body)

@@ -1,5 +1,9 @@
 """Resources and their files: create, list, upload (raw, multipart, `extract=true`), download,
 digest and delete (xnat-rest.md §3).
+
+The owner is an experiment or a subject: subject-level resources
+(`/data/projects/{P}/subjects/{S}/resources/...`) follow the same rules as experiment resources
+(§3.1-§3.5) and live in `<root>/<P>/subjects/<label>/<R>/` (§5, "Subject resources").
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from .exchange import Call, HttpError, Response
-from .render import cell, listing
-from .store import Experiment, Resource, StagedFile
+from .render import cell, item, listing
+from .store import Experiment, Resource, StagedFile, Subject
 from .uploads import UploadError, archive_kind, copy_hashed, extract, parse_multipart, safe_relpath
 
 log = logging.getLogger(__name__)
@@ -45,9 +49,11 @@ _UPLOAD_SUFFIX = {
 }
 _NO_EDIT = "User account doesn't have permission to modify this session."
 
+Owner = Experiment | Subject
 
-def below(call: Call, owner: Experiment, tail: list[str], base: str) -> Response:
-    """What lies below an experiment URL: `resources[/{R}[/files[/{path}]]]`.
+
+def below(call: Call, owner: Owner, tail: list[str], base: str) -> Response:
+    """What lies below an experiment or subject URL: `resources[/{R}[/files[/{path}]]]`.
 
     `base` is the owner's URL as the caller addressed it; file URIs in listings start with it.
     """
@@ -68,7 +74,7 @@ def below(call: Call, owner: Experiment, tail: list[str], base: str) -> Response
     raise HttpError(404)
 
 
-def _resource_list(call: Call, owner: Experiment) -> Response:
+def _resource_list(call: Call, owner: Owner) -> Response:
     rows = [
         {
             "xnat_abstractresource_id": str(r.id),
@@ -88,7 +94,7 @@ def _resource_list(call: Call, owner: Experiment) -> Response:
     return listing(call.req, rows, title="Resources", total=True)
 
 
-def _resource(call: Call, owner: Experiment, ident: str) -> Response:
+def _resource(call: Call, owner: Owner, ident: str) -> Response:
     req, store = call.req, call.store
     resource = store.resource(owner.id, ident)
     if req.method == "GET":
@@ -108,7 +114,7 @@ def _resource(call: Call, owner: Experiment, ident: str) -> Response:
     return Response(200)
 
 
-def _create_resource(call: Call, owner: Experiment, label: str) -> Resource:
+def _create_resource(call: Call, owner: Owner, label: str) -> Resource:
     # The label becomes a folder name: one plain path segment, never a way out of the archive.
     if label in ("", ".", "..") or any(c in label for c in "/\\\0"):
         raise HttpError(400, f"Invalid resource label: {label!r}.")
@@ -123,7 +129,7 @@ def _create_resource(call: Call, owner: Experiment, label: str) -> Resource:
     )
 
 
-def _files(call: Call, owner: Experiment, ident: str, path: str, base: str) -> Response:
+def _files(call: Call, owner: Owner, ident: str, path: str, base: str) -> Response:
     req, store = call.req, call.store
     if req.method in ("PUT", "POST"):
         return _upload(call, owner, ident, path)
@@ -182,7 +188,7 @@ def _file_list(call: Call, resource: Resource | None, folder: str, base: str) ->
     )
 
 
-def _upload(call: Call, owner: Experiment, ident: str, path: str) -> Response:
+def _upload(call: Call, owner: Owner, ident: str, path: str) -> Response:
     req, store = call.req, call.store
     project = store.project(owner.project)
     assert project is not None
@@ -274,3 +280,33 @@ def _receive(call: Call, path: str, staging: Path) -> list[tuple[str, StagedFile
 def _header_param(header: str, name: str) -> str | None:
     match = re.search(rf'{name}=(?:"([^"]*)"|([^;\s]*))', header, re.IGNORECASE)
     return (match.group(1) or match.group(2)) if match else None
+
+
+def item_children(held: list[Resource], start: str) -> list[dict]:
+    """The `children` of an item's `format=json` shape listing its resources."""
+    if not held:
+        return []
+    rows = [
+        item(
+            "xnat:resourceCatalog",
+            {
+                "xnat_abstractresource_id": r.id,
+                "label": r.label,
+                "format": r.format,
+                "content": r.content,
+                "file_count": r.file_count,
+                "file_size": r.file_size,
+            },
+            start,
+            [],
+        )["items"][0]
+        for r in held
+    ]
+    return [{"field": "resources/resource", "items": rows}]
+
+
+def html_table(held: list[Resource]) -> list[list[str]]:
+    """An item page's table of resources."""
+    return [["Resource", "Files", "Bytes"]] + [
+        [r.label, cell(r.file_count), cell(r.file_size)] for r in held
+    ]

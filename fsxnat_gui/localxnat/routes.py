@@ -83,6 +83,8 @@ def _route(call: Call, path: str) -> Response:
             call.methods("GET")
             subject = hierarchy.find_subject(call, pid, label)
             return hierarchy.experiment_list(call, store.experiments(subject_id=subject.id))
+        case ["projects", pid, "subjects", label, "resources", *rest]:
+            return hierarchy.subject_resources(call, pid, label, ["resources", *rest])
         case ["projects", pid, "subjects", label, "experiments", exp, *tail]:
             return hierarchy.project_experiment(call, pid, exp, tail, subject_label=label)
         case ["projects", pid, "experiments"]:
