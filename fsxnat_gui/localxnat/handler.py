@@ -8,6 +8,8 @@ import logging
 import shutil
 import socket
 import struct
+import time
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
@@ -74,6 +76,7 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _handle(self) -> None:
+        started = time.monotonic()
         self.app = app = self.server.app
         self.req = req = self._parse()
         fired = app.faults.take(req.method, req.path) if app.faults else []
@@ -90,7 +93,15 @@ class Handler(BaseHTTPRequestHandler):
         if app.faults:
             status = response.status if response is not None else None
             app.faults.record(
-                RequestRecord(req.method, req.path, req.query_string, status, req.user)
+                RequestRecord(
+                    req.method,
+                    req.path,
+                    req.query_string,
+                    status,
+                    req.user,
+                    started=started,
+                    finished=time.monotonic(),
+                )
             )
         if response is None:
             return
@@ -104,11 +115,17 @@ class Handler(BaseHTTPRequestHandler):
         """Read `fraction` of the body, then reset the connection without an answer."""
         body = self.req.body
         total = self.req.length if self.req.length is not None else 2 * CHUNK
-        to_read = max(1, int(total * fraction)) if total else 0
+        to_read = max(1, int(total * fraction)) if total and fraction > 0 else 0
         while to_read > 0 and not body.done:
             to_read -= len(body.read(min(CHUNK, to_read)))
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with suppress(OSError):  # already shut down when the server is stopping
+            linger = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
         raise _DropConnectionError
+
+    def closing(self) -> bool:
+        """Whether the server is shutting down (a held request must let go)."""
+        return self.app.closing.is_set()
 
     def _send(self, response: Response) -> None:
         try:

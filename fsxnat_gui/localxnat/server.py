@@ -33,6 +33,7 @@ class LocalXnat:
         self.accounts = accounts
         self.faults = faults
         self.base_url = ""
+        self.closing = threading.Event()  # set when the server stops: held requests let go
 
 
 class LocalXnatServer(ThreadingHTTPServer):
@@ -70,6 +71,7 @@ class LocalXnatServer(ThreadingHTTPServer):
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop accepting, cut open keep-alive connections, wait for handlers, close."""
+        self.app.closing.set()
         self.shutdown()
         with self._active_lock:
             active = dict(self._active)
