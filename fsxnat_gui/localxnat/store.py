@@ -16,7 +16,8 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -165,6 +166,18 @@ class Store:
     def _exec(self, sql: str, args: Iterable[object] = ()) -> None:
         with self.lock:
             self._db.execute(sql, tuple(args))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Hold the lock and batch the statements into one commit (one WAL write, not one per
+        row); what ran before an error is committed too, as it would be statement by statement.
+        """
+        with self.lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def _next(self, kind: str) -> int:
         """Next value of a counter that never goes back, even after deletions."""
@@ -428,7 +441,7 @@ class Store:
     ) -> list[str]:
         """Move staged files into the resource; return the paths kept as duplicates."""
         duplicates = []
-        with self.lock:
+        with self._transaction():
             existing = {f.path for f in self.files(resource)}
             event_id = self._next("event")
             folder = self.resource_dir(resource)
