@@ -7,7 +7,6 @@ methods, a visible project, edit rights).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,8 +18,6 @@ from .uploads import BodyReader
 if TYPE_CHECKING:
     from .accounts import Accounts, Session
     from .server import LocalXnat
-
-log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
     "json": "application/json",
