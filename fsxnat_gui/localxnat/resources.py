@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote
 
 from .exchange import Call, HttpError, Response
 from .render import cell, item, listing
-from .store import Experiment, Resource, StagedFile, Subject
+from .store import Experiment, Resource, ResourceExists, StagedFile, Subject
 from .uploads import UploadError, archive_kind, copy_hashed, extract, parse_multipart, safe_relpath
 
 log = logging.getLogger(__name__)
@@ -108,13 +108,14 @@ def _resource(call: Call, owner: Owner, ident: str) -> Response:
         return Response(200)
     call.methods("PUT", "POST")
     call.require_edit(owner, _NO_EDIT)
-    if resource is not None:
-        raise HttpError(409, "Specified resource already exists.")
-    _create_resource(call, owner, ident)
+    try:
+        _create_resource(call, owner, ident)
+    except ResourceExists:
+        raise HttpError(409, "Specified resource already exists.") from None
     return Response(200)
 
 
-def _create_resource(call: Call, owner: Owner, label: str) -> Resource:
+def _create_resource(call: Call, owner: Owner, label: str, *, exist_ok: bool = False) -> Resource:
     # The label becomes a folder name: one plain path segment, never a way out of the archive.
     if label in ("", ".", "..") or any(c in label for c in "/\\\0"):
         raise HttpError(400, f"Invalid resource label: {label!r}.")
@@ -126,6 +127,7 @@ def _create_resource(call: Call, owner: Owner, label: str) -> Resource:
         content=q.get("content", ""),
         tags=q.get("tags", ""),
         desc=q.get("description", ""),
+        exist_ok=exist_ok,
     )
 
 
@@ -207,7 +209,9 @@ def _upload(call: Call, owner: Owner, ident: str, path: str) -> Response:
                 staged += extract(kind, received.staged, name, staging, call.partial or 1.0)
             elif call.partial is None:
                 staged.append(StagedFile(rel, received.staged, received.size, received.digest))
-        resource = store.resource(owner.id, ident) or _create_resource(call, owner, ident)
+        resource = store.resource(owner.id, ident) or _create_resource(
+            call, owner, ident, exist_ok=True
+        )
         q = req.query
         assert req.user is not None
         duplicates = store.add_files(

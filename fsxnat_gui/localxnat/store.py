@@ -135,6 +135,10 @@ class StagedFile:
     digest: str
 
 
+class ResourceExists(Exception):  # noqa: N818 - a state, read as "the resource exists"
+    """A resource with that label already exists under the owner."""
+
+
 class Store:
     """Projects, subjects, experiments, resources and files; thread-safe."""
 
@@ -375,8 +379,15 @@ class Store:
         content: str,
         tags: str,
         desc: str,
+        exist_ok: bool = False,
     ) -> Resource:
+        """A new resource; when one with that label exists (two requests racing to create it),
+        that one with `exist_ok`, else ResourceExists."""
         with self.lock:
+            if (found := self.resource(owner.id, label)) is not None:
+                if exist_ok:
+                    return found
+                raise ResourceExists(label)
             rid = self._next("resource")
             self._exec(
                 "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
