@@ -20,7 +20,7 @@ VERSION = 1
 
 class Key:
     VERSION = "settings/version"
-    PROFILES = "servers/profiles"  # array of {url, user, ca_bundle}
+    PROFILES = "servers/profiles"  # array of {url, user, ca_bundle, insecure}
     CURRENT_PROFILE = "servers/current"  # index into PROFILES, -1 for none
     SUBJECTS_DIR = "subjects/last_dir"
     PROJECT = "target/project"
@@ -43,10 +43,11 @@ class ServerProfile:
     url: str
     user: str
     ca_bundle: str = ""  # a CA bundle file to trust for this server, "" for the system store
+    insecure: bool = False  # no certificate check (only from a pyxnat config's verify: false)
 
     @property
     def verify(self) -> bool | str:
-        return self.ca_bundle or True
+        return False if self.insecure else self.ca_bundle or True
 
     @property
     def title(self) -> str:
@@ -81,7 +82,9 @@ class Settings:
             url = self._qs.value("url", "", type=str)
             user = self._qs.value("user", "", type=str)
             if url and user:
-                result.append(ServerProfile(url, user, self._qs.value("ca_bundle", "", type=str)))
+                ca_bundle = self._qs.value("ca_bundle", "", type=str)
+                insecure = self._qs.value("insecure", False, type=bool)
+                result.append(ServerProfile(url, user, ca_bundle, insecure))
         self._qs.endArray()
         return result
 
@@ -94,6 +97,7 @@ class Settings:
             self._qs.setValue("url", p.url)
             self._qs.setValue("user", p.user)
             self._qs.setValue("ca_bundle", p.ca_bundle)
+            self._qs.setValue("insecure", p.insecure)
         self._qs.endArray()
 
     @property

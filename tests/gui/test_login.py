@@ -72,7 +72,7 @@ def test_remember_stores_a_token_not_the_password(
     assert again.session.auth_user == token["alias"]
 
     with qtbot.waitSignal(again.login_changed):
-        qtbot.mouseClick(again.login_button, Qt.MouseButton.LeftButton)  # log out
+        qtbot.mouseClick(again.target_panel.login_button, Qt.MouseButton.LeftButton)  # log out
     assert again.session is None
     assert memory_keyring.store == {}
 
@@ -283,7 +283,7 @@ def test_remembered_servers_can_be_chosen(
 
 def test_server_and_user_options_fill_the_dialog(qtbot: QtBot, make_window: WindowFactory) -> None:
     window = make_window()
-    window.use_server("https://xnat.example.org/", "carol")
+    window.sessions.use_server("https://xnat.example.org/", "carol")
     dialog = window.findChild(LoginDialog)
     assert dialog is not None
     assert dialog.profile == ServerProfile("https://xnat.example.org", "carol")
