@@ -10,7 +10,6 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QStandardPaths, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -22,30 +21,26 @@ from PySide6.QtWidgets import (
 )
 
 from fsxnat_gui import APP_DISPLAY_NAME
-from fsxnat_gui.core.errors import FsXnatError
 from fsxnat_gui.core.login import ClientFactory, make_client
 from fsxnat_gui.core.model import ImportPlan, RunReport
-from fsxnat_gui.gui import tasks, units
+from fsxnat_gui.gui import file_dialogs, tasks
 from fsxnat_gui.gui.actions import Actions
 from fsxnat_gui.gui.demo_bar import DemoBar
 from fsxnat_gui.gui.icons import app_icon, icon
 from fsxnat_gui.gui.import_controller import ImportController
 from fsxnat_gui.gui.log_view import LogView
-from fsxnat_gui.gui.login_dialog import LoginDialog
 from fsxnat_gui.gui.message_bar import Level, MessageBar
 from fsxnat_gui.gui.progress_panel import ProgressPanel
 from fsxnat_gui.gui.runner import JobQueue, JobRunner
 from fsxnat_gui.gui.scan_controller import ScanController
 from fsxnat_gui.gui.session import Session
-from fsxnat_gui.gui.session_controller import DEMO_LABEL, SessionController
+from fsxnat_gui.gui.session_controller import SessionController
 from fsxnat_gui.gui.settings import Key, Settings
 from fsxnat_gui.gui.subjects_panel import SubjectsPanel, named
 from fsxnat_gui.gui.target_panel import TargetPanel
-from fsxnat_gui.gui.ui_state import Phase, UiState
+from fsxnat_gui.gui.ui_state import DEMO_LABEL, Phase, UiState
 
 log = logging.getLogger(__name__)
-
-__all__ = ["DEMO_LABEL", "MainWindow"]
 
 
 def default_data_dir() -> Path:
@@ -89,7 +84,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings()
         self.runner = runner or JobRunner(self)
         self.jobs = JobQueue(self.runner, self)
-        self.state = UiState()
+        self.state = UiState(known_servers=bool(self.settings.profiles))
         self._shut_down = False
         factory = client_factory or make_client
         data_dir = data_dir or default_data_dir()
@@ -159,16 +154,16 @@ class MainWindow(QMainWindow):
         a.login.triggered.connect(self._on_login_triggered)
         a.logout.triggered.connect(self.sessions.log_out)
         a.demo.triggered.connect(self.sessions.start_demo)
-        a.import_.triggered.connect(self._on_import_triggered)
-        a.cancel.triggered.connect(self._on_cancel_triggered)
+        a.import_.triggered.connect(target.import_clicked)
+        a.cancel.triggered.connect(target.cancel_clicked)
         self.demo_bar.demo_clicked.connect(self.sessions.start_demo)
         self.demo_bar.login_clicked.connect(self._on_login_triggered)
         subjects.choose_requested.connect(self._on_open_triggered)
         subjects.checked_changed.connect(self._on_checked_changed)
         target.login_clicked.connect(self._on_login_button_clicked)
         target.target_changed.connect(self._on_inputs_changed)
-        target.import_clicked.connect(self._on_import_triggered)
-        target.cancel_clicked.connect(self._on_cancel_triggered)
+        target.import_clicked.connect(self.start_import)
+        target.cancel_clicked.connect(self.cancel_import)
         target.preview.label_edited.connect(self.imports.set_label)
         self.progress.retry_requested.connect(self.retry_failed)
         self.progress.open_requested.connect(self._on_open_requested)
@@ -195,7 +190,7 @@ class MainWindow(QMainWindow):
         self.imports.import_finished.connect(self._on_import_finished)
         for part in (self.scans, self.sessions, self.imports):
             part.notice.connect(self.notify)
-            part.failed.connect(self._report_failure)
+            part.failed.connect(self.message_bar.tell_failure)
 
     def _restore(self) -> None:
         s = self.settings
@@ -211,9 +206,7 @@ class MainWindow(QMainWindow):
         ):
             if not s.splitter_state(key).isEmpty():
                 splitter.restoreState(s.splitter_state(key))
-        self.target_panel.experiment_edit.setText(s.experiment_template)
-        self.target_panel.set_policy(s.on_existing)
-        self.target_panel.project_combo.setEditText(s.project)
+        self.target_panel.restore(s)
 
     def _save(self) -> None:
         s = self.settings
@@ -221,11 +214,8 @@ class MainWindow(QMainWindow):
         s.window_state = self.saveState()
         s.set_splitter_state(Key.MAIN_SPLITTER, self.main_splitter.saveState())
         s.set_splitter_state(Key.TOP_SPLITTER, self.top_splitter.saveState())
-        target = self.target_panel.target()
-        if self.state.session is None or not self.state.session.demo:
-            s.project = target.project
-        s.experiment_template = target.experiment_template
-        s.on_existing = target.on_existing
+        demo = self.state.session is not None and self.state.session.demo
+        self.target_panel.save(s, project=not demo)  # the demo's project is never remembered
         s.sync()
 
     # --- state ---------------------------------------------------------------------------
@@ -249,58 +239,26 @@ class MainWindow(QMainWindow):
             action.setEnabled(not importing)
         self.setAcceptDrops(not importing)
         a.logout.setEnabled(logged_in and not importing)
-        checked = self.subjects_panel.model.checked()
-        project = self.target_panel.target().project
-        can_import = (
-            not importing
-            and logged_in
-            and bool(checked)
-            and bool(project)
-            and st.job != "login"
-            and not st.blocked
-        )
+        can_import, text, tip = st.import_button()
         a.import_.setEnabled(can_import)
         a.cancel.setEnabled(st.phase is Phase.IMPORTING)
         self.target_panel.cancel_button.setEnabled(st.phase is Phase.IMPORTING)
         a.save_report.setEnabled(st.has_report and not importing)
-        text = "Import"
-        if checked:
-            n, size = len(checked), units.size(sum(s.bytes or 0 for s in checked))
-            text = f"Import {n} subject{'s' if n != 1 else ''} ({size})"
-        if not logged_in:
-            tip = "Log in first (or try the demo server)."
-        elif not checked:
-            tip = "Check the subjects to import."
-        elif st.blocked:
-            tip = f"Cannot import as it is:\n{st.blocked}"
-        else:
-            tip = "Zip and upload the checked subjects (Ctrl+I)"
         self.target_panel.set_import(can_import, text, tip)
-        offer_demo = not logged_in and not self.settings.profiles and not st.demo_starting
-        self.demo_bar.setVisible(offer_demo)
+        self.demo_bar.setVisible(st.offer_demo)
         self.demo_bar.demo_button.setEnabled(not st.demo_starting)
         self.activity_label.setText(st.activity)
         self._show_session()
 
     def _show_session(self) -> None:
-        session = self.state.session
-        title, text = APP_DISPLAY_NAME, "Not logged in"
-        if session is not None and session.demo:
-            title, text = f"{title} — {DEMO_LABEL}", f"{DEMO_LABEL}: {session.url}"
-        elif session is not None:
-            title = f"{title} — {session.user}@{session.url}"
-            version = f" (XNAT {session.server_version})" if session.server_version else ""
-            text = f"{session.user} @ {session.url}{version}"
-        self.setWindowTitle(title)
-        self.target_panel.set_server(text, session is not None)
+        suffix, text = self.state.session_words()
+        self.setWindowTitle(f"{APP_DISPLAY_NAME} — {suffix}" if suffix else APP_DISPLAY_NAME)
+        self.target_panel.set_server(text, self.state.session is not None)
         self.login_state_label.setText(text)
 
     def notify(self, level: Level, text: str, buttons: tuple[QPushButton, ...] = ()) -> None:
         """Show `text` in the message bar and log it."""
-        {Level.INFO: log.info, Level.WARNING: log.warning, Level.ERROR: log.error}[level](
-            "%s", text
-        )
-        self.message_bar.show_message(level, text, buttons)
+        self.message_bar.tell(level, text, buttons)
 
     def ask(self, title: str, text: str) -> bool:
         """A yes/no question (tests replace this method)."""
@@ -312,19 +270,6 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
-
-    @Slot(str, object)
-    def _report_failure(self, what: str, exc: BaseException) -> None:
-        if isinstance(exc, FsXnatError):
-            log.error("%s: %s", what, exc)
-            self.notify(Level.ERROR, f"{what}: {exc}")
-        else:
-            log.error("%s", what, exc_info=exc)
-            self.notify(
-                Level.ERROR,
-                f"{what}: an unexpected error ({type(exc).__name__}: {exc}). "
-                "The details are in the log.",
-            )
 
     # --- what the parts report -------------------------------------------------------------
 
@@ -360,9 +305,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_inputs_changed(self) -> None:
-        target = self.target_panel
-        checked = self.subjects_panel.model.checked()
-        self.imports.set_inputs(checked, target.target(), target.resource_typed(), self.session)
+        panel, target = self.target_panel, self.target_panel.target()
+        self.state.checked = tuple(self.subjects_panel.model.checked())
+        self.state.project = target.project
+        self.imports.set_inputs(
+            list(self.state.checked), target, panel.resource_typed(), self.session
+        )
         self._apply_state()
 
     @Slot(str)
@@ -373,6 +321,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_session_changed(self, session: Session | None) -> None:
         self.state.session = session
+        self.state.known_servers = bool(self.settings.profiles)
         if session is not None:
             self.message_bar.clear()
         self._on_inputs_changed()
@@ -464,13 +413,6 @@ class MainWindow(QMainWindow):
             return False
         return self.imports.retry_failed(self.session)
 
-    def experiment_url(self, subject: str) -> str:
-        """The web page of the experiment this subject was imported to, "" if unknown."""
-        return self.imports.experiment_url(subject, self.session)
-
-    def open_login_dialog(self, config: Path | None = None) -> LoginDialog:
-        return self.sessions.open_login_dialog(config)
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         mime = event.mimeData()
         if mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
@@ -490,46 +432,29 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_login_button_clicked(self) -> None:
         if self.session is None:
-            self.open_login_dialog()
+            self.sessions.open_login_dialog()
         else:
             self.sessions.log_out()
 
     @Slot()
     def _on_login_triggered(self) -> None:
-        self.open_login_dialog()
-
-    @Slot()
-    def _on_import_triggered(self) -> None:
-        self.start_import()
-
-    @Slot()
-    def _on_cancel_triggered(self) -> None:
-        self.cancel_import()
+        self.sessions.open_login_dialog()
 
     @Slot(str)
     def _on_open_requested(self, subject: str) -> None:
-        if url := self.experiment_url(subject):
+        if url := self.imports.experiment_url(subject, self.session):
             QDesktopServices.openUrl(QUrl(url))
 
     @Slot()
     def _on_save_report_triggered(self) -> None:
-        if self.imports.report is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save the import report",
-            str(Path.home() / "fsxnat-import-report.json"),
-            "JSON (*.json);;CSV (*.csv)",
-        )
-        if path:
-            self.imports.save_report(Path(path))
+        if self.imports.report is not None and (path := file_dialogs.choose_report_file(self)):
+            self.imports.save_report(path)
 
     @Slot()
     def _on_open_triggered(self) -> None:
         start = self.settings.subjects_dir or str(Path.home())
-        path = QFileDialog.getExistingDirectory(self, "Choose the SUBJECTS_DIR", start)
-        if path:
-            self.set_subjects_dir(Path(path))
+        if path := file_dialogs.choose_subjects_dir(self, start):
+            self.set_subjects_dir(path)
 
     @Slot()
     def _on_rescan_triggered(self) -> None:
@@ -539,14 +464,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_import_config_triggered(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Import pyxnat config",
-            str(Path.home()),
-            "pyxnat config (*.cfg *.json);;All files (*)",
-        )
-        if path:
-            self.open_login_dialog(Path(path))
+        if path := file_dialogs.choose_pyxnat_config(self):
+            self.sessions.open_login_dialog(path)
 
     # --- closing -------------------------------------------------------------------------
 

@@ -20,10 +20,9 @@ from fsxnat_gui.gui.message_bar import Level
 from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import Session
 from fsxnat_gui.gui.settings import ServerProfile, Settings
+from fsxnat_gui.gui.ui_state import DEMO_LABEL
 
 log = logging.getLogger(__name__)
-
-DEMO_LABEL = "Demo server (local, sample data)"
 
 
 class SessionController(QObject):

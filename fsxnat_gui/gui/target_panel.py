@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from fsxnat_gui.core.model import OnExisting, Target
 from fsxnat_gui.gui.icons import icon
 from fsxnat_gui.gui.preview import PreviewPanel
+from fsxnat_gui.gui.settings import Settings
 from fsxnat_gui.gui.subjects_panel import named
 
 POLICY_WORDS = {
@@ -150,8 +151,18 @@ class TargetPanel(QWidget):
         """The resource label the user typed, None while the field shows the suggestion."""
         return self.resource_edit.text().strip() if self._resource_typed else None
 
-    def set_policy(self, policy: OnExisting) -> None:
-        self.policy_combo.setCurrentIndex(list(POLICY_WORDS).index(policy))
+    def restore(self, settings: Settings) -> None:
+        """The last project, experiment label template and policy."""
+        self.experiment_edit.setText(settings.experiment_template)
+        self.policy_combo.setCurrentIndex(list(POLICY_WORDS).index(settings.on_existing))
+        self.project_combo.setEditText(settings.project)
+
+    def save(self, settings: Settings, *, project: bool) -> None:
+        target = self.target()
+        if project:
+            settings.project = target.project
+        settings.experiment_template = target.experiment_template
+        settings.on_existing = target.on_existing
 
     # --- what the window shows -------------------------------------------------------------
 

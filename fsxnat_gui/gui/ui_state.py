@@ -10,7 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from fsxnat_gui.core.model import Subject
+from fsxnat_gui.gui import units
 from fsxnat_gui.gui.session import Session
+
+DEMO_LABEL = "Demo server (local, sample data)"
 
 
 class Phase(Enum):
@@ -39,6 +43,9 @@ class UiState:
     closing: bool = False  # the window was closed during an import: it closes once it stopped
     has_report: bool = False  # the last import left a report to save
     blocked: str = ""  # why the checked subjects cannot be imported as they are ("" if they can)
+    checked: tuple[Subject, ...] = ()  # the checked subjects
+    project: str = ""  # the project typed or chosen
+    known_servers: bool = False  # a server login was saved before (no demo offer then)
 
     @property
     def importing(self) -> bool:
@@ -52,3 +59,42 @@ class UiState:
         if self.phase is Phase.CANCELLING:
             return "Cancelling…"
         return ACTIVITY_WORDS.get(self.job, "Ready")
+
+    @property
+    def offer_demo(self) -> bool:
+        return self.session is None and not self.known_servers and not self.demo_starting
+
+    def import_button(self) -> tuple[bool, str, str]:
+        """Whether Import can start, its text and its tooltip."""
+        checked, logged_in = self.checked, self.session is not None
+        enabled = (
+            not self.importing
+            and logged_in
+            and bool(checked)
+            and bool(self.project)
+            and self.job != "login"
+            and not self.blocked
+        )
+        text = "Import"
+        if checked:
+            n, size = len(checked), units.size(sum(s.bytes or 0 for s in checked))
+            text = f"Import {n} subject{'s' if n != 1 else ''} ({size})"
+        if not logged_in:
+            tip = "Log in first (or try the demo server)."
+        elif not checked:
+            tip = "Check the subjects to import."
+        elif self.blocked:
+            tip = f"Cannot import as it is:\n{self.blocked}"
+        else:
+            tip = "Zip and upload the checked subjects (Ctrl+I)"
+        return enabled, text, tip
+
+    def session_words(self) -> tuple[str, str]:
+        """(window title suffix, server line) for the login state."""
+        session = self.session
+        if session is None:
+            return "", "Not logged in"
+        if session.demo:
+            return DEMO_LABEL, f"{DEMO_LABEL}: {session.url}"
+        version = f" (XNAT {session.server_version})" if session.server_version else ""
+        return f"{session.user}@{session.url}", f"{session.user} @ {session.url}{version}"

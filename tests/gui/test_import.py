@@ -129,7 +129,9 @@ def test_full_import_then_report_and_web_page(
     assert window.progress.summary_bar.isVisibleTo(window)
     assert not window.progress.retry_button.isEnabled()
     assert window.progress.open_button.isEnabled()
-    assert window.experiment_url("sub-02").startswith(f"{xnat.url}/data/projects/{PROJECT}/")
+    assert window.imports.experiment_url("sub-02", window.session).startswith(
+        f"{xnat.url}/data/projects/{PROJECT}/"
+    )
     assert (xnat.root / PROJECT).exists() or any(xnat.root.iterdir())
     out = tmp_path / "report.json"
     window.imports.save_report(out)

@@ -20,8 +20,7 @@ from pytestqt.qtbot import QtBot
 from fsxnat_gui.core.model import ResultStatus
 from fsxnat_gui.gui import MainWindow
 from fsxnat_gui.gui.message_bar import Level
-from fsxnat_gui.gui.session_controller import DEMO_LABEL
-from fsxnat_gui.gui.ui_state import Phase
+from fsxnat_gui.gui.ui_state import DEMO_LABEL, Phase
 
 NAMED = (
     "subjectsDirButton",
