@@ -42,13 +42,19 @@ def log_in_through_dialog(window: MainWindow, qtbot: QtBot, xnat: Any, remember:
         qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
 
 
-def settings_text(settings: Settings) -> str:
+def settings_text(settings: Settings, tmp_path: Path) -> str:
+    """The settings file as written on disk (the `settings` fixture's INI in tmp_path)."""
     settings.sync()
-    return Path(settings._qs.fileName()).read_text()
+    return (tmp_path / "settings.ini").read_text()
 
 
 def test_remember_stores_a_token_not_the_password(
-    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+    make_window: WindowFactory,
+    qtbot: QtBot,
+    xnat: Any,
+    memory_keyring: Any,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     window = make_window()
     log_in_through_dialog(window, qtbot, xnat, remember=True)
@@ -60,7 +66,7 @@ def test_remember_stores_a_token_not_the_password(
     token = json.loads(stored)
     assert token["alias"] != xnat.user
     assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
-    text = settings_text(settings)
+    text = settings_text(settings, tmp_path)
     assert xnat.password not in text
     assert token["secret"] not in text
     assert "token (not your password)" in window.message_bar.text.text()
@@ -171,7 +177,12 @@ def test_import_pyxnat_config_moves_the_password_to_the_keyring(
 
 
 def test_a_password_in_the_url_is_refused_and_never_stored(
-    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+    make_window: WindowFactory,
+    qtbot: QtBot,
+    xnat: Any,
+    memory_keyring: Any,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     window = make_window()
     dialog = window.sessions.open_login_dialog()
@@ -184,7 +195,7 @@ def test_a_password_in_the_url_is_refused_and_never_stored(
     assert dialog.isVisible()
     assert window.session is None
     assert xnat.password not in dialog.profile.url
-    assert xnat.password not in settings_text(settings)
+    assert xnat.password not in settings_text(settings, tmp_path)
     assert memory_keyring.store == {}
 
 
@@ -208,7 +219,7 @@ def test_a_password_in_the_config_url_is_dropped(
     assert window.session is not None
     assert window.session.url == xnat.url
     assert xnat.password not in window.windowTitle()
-    assert xnat.password not in settings_text(settings)
+    assert xnat.password not in settings_text(settings, tmp_path)
     assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
 
 
