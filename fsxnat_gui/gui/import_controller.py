@@ -97,16 +97,6 @@ class ImportController(QObject):
     # --- inputs ----------------------------------------------------------------------------
 
     @property
-    def plan(self) -> ImportPlan | None:
-        """The plan of the checked subjects as the preview shows it (None: nothing to do)."""
-        return self._plan
-
-    @property
-    def overrides(self) -> dict[str, str]:
-        """Subject labels edited in the preview, by folder name."""
-        return dict(self._overrides)
-
-    @property
     def report(self) -> RunReport | None:
         return self._report
 

@@ -192,31 +192,18 @@ class MainWindow(QMainWindow):
             part.notice.connect(self.notify)
             part.failed.connect(self.message_bar.tell_failure)
 
+    def _splitters(self) -> dict[str, QSplitter]:
+        return {Key.MAIN_SPLITTER: self.main_splitter, Key.TOP_SPLITTER: self.top_splitter}
+
     def _restore(self) -> None:
-        s = self.settings
-        if not s.geometry.isEmpty():
-            self.restoreGeometry(s.geometry)
-        else:
-            self.resize(1280, 820)
-        if not s.window_state.isEmpty():
-            self.restoreState(s.window_state)
-        for splitter, key in (
-            (self.main_splitter, Key.MAIN_SPLITTER),
-            (self.top_splitter, Key.TOP_SPLITTER),
-        ):
-            if not s.splitter_state(key).isEmpty():
-                splitter.restoreState(s.splitter_state(key))
-        self.target_panel.restore(s)
+        self.settings.restore_window(self, self._splitters())
+        self.target_panel.restore(self.settings)
 
     def _save(self) -> None:
-        s = self.settings
-        s.geometry = self.saveGeometry()
-        s.window_state = self.saveState()
-        s.set_splitter_state(Key.MAIN_SPLITTER, self.main_splitter.saveState())
-        s.set_splitter_state(Key.TOP_SPLITTER, self.top_splitter.saveState())
+        self.settings.save_window(self, self._splitters())
         demo = self.state.session is not None and self.state.session.demo
-        self.target_panel.save(s, project=not demo)  # the demo's project is never remembered
-        s.sync()
+        self.target_panel.save(self.settings, project=not demo)  # the demo's is never kept
+        self.settings.sync()
 
     # --- state ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from fsxnat_gui import APP_NAME, ORG_NAME
 from fsxnat_gui.core.model import OnExisting
@@ -189,3 +190,21 @@ class Settings:
 
     def set_splitter_state(self, name: str, data: QByteArray) -> None:
         self._qs.setValue(name, data)
+
+    def restore_window(self, window: QMainWindow, splitters: dict[str, QSplitter]) -> None:
+        """Put back the window's geometry, toolbars and splitters (by key) as they were left."""
+        if not self.geometry.isEmpty():
+            window.restoreGeometry(self.geometry)
+        else:
+            window.resize(1280, 820)
+        if not self.window_state.isEmpty():
+            window.restoreState(self.window_state)
+        for key, splitter in splitters.items():
+            if not self.splitter_state(key).isEmpty():
+                splitter.restoreState(self.splitter_state(key))
+
+    def save_window(self, window: QMainWindow, splitters: dict[str, QSplitter]) -> None:
+        self.geometry = window.saveGeometry()
+        self.window_state = window.saveState()
+        for key, splitter in splitters.items():
+            self.set_splitter_state(key, splitter.saveState())

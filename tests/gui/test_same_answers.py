@@ -140,9 +140,9 @@ def test_mixed_freesurfer_versions_need_a_resource_label_in_both(
     wait_preview(window, qtbot)
     assert window.state.blocked == ""
     assert window.target_panel.import_button.isEnabled()
-    plan = window.imports.plan
-    assert plan is not None
-    assert {i.resource_label for i in plan.items} == {"FREESURFER"}
+    root = window.target_panel.preview.root
+    assert root is not None
+    assert {subject.children[0].children[0].label for subject in root.children} == {"FREESURFER"}
 
 
 # --- pyxnat configuration files ----------------------------------------------------------------

@@ -226,23 +226,28 @@ def test_rescan_keeps_the_ticks_and_edited_labels(
     window = make_window()
     scan(window, qtbot, subjects_dir)
     window.subjects_panel.model.set_checked(["sub-01", "sub-02", "sub-03"])
-    window.target_panel.preview.label_edited.emit(
-        "sub-01", "S01"
-    )  # as a double-click edit in the preview
+    preview = window.target_panel.preview
+    preview.label_edited.emit("sub-01", "S01")  # as a double-click edit in the preview
     shutil.rmtree(subjects_dir / "sub-03")  # gone by the rescan
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
         window.actions.rescan.trigger()
     assert sorted(s.name for s in window.subjects_panel.model.checked()) == ["sub-01", "sub-02"]
-    with qtbot.waitSignal(window.preview_updated, timeout=10_000):
-        window.refresh_preview()
-    assert window.imports.plan is not None
-    labels = {i.subject.name: i.subject_label for i in window.imports.plan.items}
-    assert labels == {"sub-01": "S01", "sub-02": "sub-02"}
+    assert preview_labels(window, qtbot) == {"sub-01": "S01", "sub-02": "sub-02"}
 
-    # choosing a folder (not a rescan) starts afresh
+    # choosing a folder (not a rescan) starts afresh: no ticks, no edited labels
     scan(window, qtbot, subjects_dir)
     assert window.subjects_panel.model.checked() == []
-    assert window.imports.overrides == {}
+    window.subjects_panel.model.set_checked(["sub-01"])
+    assert preview_labels(window, qtbot) == {"sub-01": "sub-01"}
+
+
+def preview_labels(window: MainWindow, qtbot: QtBot) -> dict[str, str]:
+    """Folder -> XNAT subject label, as the preview shows them."""
+    with qtbot.waitSignal(window.preview_updated, timeout=10_000):
+        window.refresh_preview()
+    root = window.target_panel.preview.root
+    assert root is not None
+    return {node.source or "": node.label for node in root.children}
 
 
 def test_a_single_dropped_subject_is_checked(
