@@ -186,7 +186,7 @@ class LoginDialog(QDialog):
         if profile is not None:
             if profile in self._profiles:
                 self.profile_combo.setCurrentIndex(1 + self._profiles.index(profile))
-            self._fill(profile)
+            self.fill(profile)
         (self.password_edit if profile else self.url_edit).setFocus()
 
     # --- inputs --------------------------------------------------------------------------
@@ -257,7 +257,7 @@ class LoginDialog(QDialog):
             self.status.setText(str(exc))
             return
         insecure = config.verify is False
-        self._fill(ServerProfile(config.server, config.user, config.ca_bundle, insecure))
+        self.fill(ServerProfile(config.server, config.user, config.ca_bundle, insecure))
         self.password_edit.setText(config.password)
         self._saved = None
         self._imported_from = path
@@ -265,7 +265,8 @@ class LoginDialog(QDialog):
             self.remember_check.setChecked(True)
         self._on_login_clicked()
 
-    def _fill(self, profile: ServerProfile) -> None:
+    def fill(self, profile: ServerProfile) -> None:
+        """Show this server, user and CA bundle (and its saved login, if any)."""
         self.url_edit.setText(profile.url)
         self.user_edit.setText(profile.user)
         self.ca_edit.setText(profile.ca_bundle)
@@ -277,7 +278,7 @@ class LoginDialog(QDialog):
     def _on_profile_chosen(self, index: int) -> None:
         chosen = self.profile_combo.itemData(index)
         if isinstance(chosen, ServerProfile):
-            self._fill(chosen)
+            self.fill(chosen)
             self.password_edit.setFocus()
 
     @Slot()

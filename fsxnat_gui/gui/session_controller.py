@@ -111,9 +111,7 @@ class SessionController(QObject):
                 wanted = profile
                 break
         dialog = self.open_login_dialog()
-        dialog.url_edit.setText(wanted.url)
-        dialog.user_edit.setText(wanted.user)
-        dialog.ca_edit.setText(wanted.ca_bundle)
+        dialog.fill(wanted)
         (dialog.password_edit if wanted.user else dialog.user_edit).setFocus()
 
     def auto_login(self) -> bool:
