@@ -51,7 +51,7 @@ TLS_HELP = (
     "The server's certificate is not trusted by this computer. This is usual for servers with a "
     "certificate from an in-house authority or a self-signed one. If your XNAT administrator "
     "gave you a CA certificate file (.pem or .crt), choose it under 'Trust CA file' and try "
-    "again. The app never connects without checking the certificate."
+    "again. The app checks the certificate unless an imported pyxnat config says verify: false."
 )
 NO_KEYRING = (
     "No system keyring is available on this computer ({backend}), so the password cannot be "
