@@ -188,8 +188,8 @@ def retry_plan(
     last: ImportPlan, results: Sequence[SubjectResult]
 ) -> tuple[ImportPlan | None, list[str]]:
     """What "retry failed" imports: the items of `last` that are not on the server (failed,
-    cancelled, or never ended), with that run's labels and target, whatever the inputs say now; and the
-    folder names left out because their folder is gone. None when nothing is left to retry."""
+    cancelled, or never ended), with that run's labels and target, whatever the inputs say now;
+    and the folder names left out because their folder is gone. None when nothing is left."""
     done = {r.subject for r in results if r.on_server}
     items = [i for i in last.items if i.subject.name not in done]
     gone = [i.subject.name for i in items if not i.subject.path.is_dir()]
