@@ -109,16 +109,16 @@ def main() -> int:
             wait_for(window.scan_completed, 120)
             scan_stats = probe.summary()
 
-            window.set_session(Session(ServerProfile(url, USER), USER, PASSWORD))
+            window.sessions.set_session(Session(ServerProfile(url, USER), USER, PASSWORD))
             wait_for(window.jobs.job_finished, 60, lambda name: name == "projects")
-            window.project_combo.setEditText("STALL")
-            window.create_project_check.setChecked(True)
-            window.subject_model.set_checked(names)
-            wait_until(window.import_button.isEnabled, 60)
+            window.target_panel.project_combo.setEditText("STALL")
+            window.target_panel.create_project_check.setChecked(True)
+            window.subjects_panel.model.set_checked(names)
+            wait_until(window.target_panel.import_button.isEnabled, 60)
 
             probe.reset()
             started = time.perf_counter()
-            window.import_button.click()
+            window.target_panel.import_button.click()
             loop = QEventLoop()
             reports = []
             window.import_finished.connect(lambda report: (reports.append(report), loop.quit()))

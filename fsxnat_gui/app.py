@@ -35,8 +35,9 @@ PLATFORM_KEYRING = {
 }
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    return _parser().parse_known_args(argv)[0]
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The app's options, and the rest: Qt's own options (-platform, -style ...)."""
+    return _parser().parse_known_args(argv)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,8 +155,7 @@ def smoke_check(window: object) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Qt's own options (-platform, -style ...) are passed on to QApplication.
-    args, qt_args = _parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    args, qt_args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.smoke_test and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -209,14 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow()
     if args.project:
-        window.project_combo.setEditText(args.project)
+        window.target_panel.project_combo.setEditText(args.project)
     if args.subjects_dir:
         window.set_subjects_dir(args.subjects_dir.expanduser().resolve())
     elif window.settings.subjects_dir and not args.demo:
         window.set_subjects_dir(Path(window.settings.subjects_dir))  # the last one
     if args.demo:
-        window.start_demo()
+        window.sessions.start_demo()
     elif args.server:
-        window.use_server(args.server, args.user or "")
+        window.sessions.use_server(args.server, args.user or "")
     window.show()
     return int(app.exec())

@@ -32,11 +32,11 @@ from typing import Any, TextIO
 
 from fsxnat_gui import __version__
 from fsxnat_gui.core import credentials, report, scan
-from fsxnat_gui.core.errors import FsXnatError
+from fsxnat_gui.core.errors import FsXnatError, LabelError
 from fsxnat_gui.core.jobs import run_import
+from fsxnat_gui.core.login import Credentials, insecure_warning, make_client, saved_credentials
 from fsxnat_gui.core.model import (
     ImportPlan,
-    NodeStatus,
     OnExisting,
     PlanNode,
     Progress,
@@ -47,7 +47,8 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import compare, make_plan
+from fsxnat_gui.core.plan import blocking_reasons, compare, make_plan, resource_label
+from fsxnat_gui.core.pyxnat_config import read_config
 from fsxnat_gui.core.units import human_bytes, human_duration
 from fsxnat_gui.core.xnat import XnatClient
 
@@ -204,37 +205,42 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
 # --- import -----------------------------------------------------------------------------------
 
 
-def login_for(url: str, user: str) -> tuple[str, str]:
-    """(user or token alias, secret): the OS keyring (a password or an alias token the window
-    stored), then $XNAT_PASS, then a prompt when on a terminal."""
-    stored = credentials.load_secret(url, user)
-    if stored:
+def login_for(url: str, user: str) -> Credentials:
+    """The login saved in the OS keyring (a password or an alias token the window stored),
+    then $XNAT_PASS, then a prompt when on a terminal."""
+    saved = saved_credentials(url, user)
+    if saved is not None:
         log.info("login for %s from the keyring (%s)", user, credentials.backend_name())
-        return credentials.decode_secret(user, stored)
+        return saved
     if secret := os.environ.get(PASSWORD_ENV, ""):
-        return user, secret
+        return Credentials(user, secret)
     if sys.stdin.isatty():
-        return user, getpass.getpass(f"XNAT password for {user} at {url}: ")
+        return Credentials(user, getpass.getpass(f"XNAT password for {user} at {url}: "))
     raise UsageError(f"no password: set {PASSWORD_ENV}, store it in the keyring, or use --config")
 
 
-def make_client(args: argparse.Namespace) -> XnatClient:
+def client_for(args: argparse.Namespace, err: TextIO) -> XnatClient:
+    """The client the command line asks for (a pyxnat config file, or server and user)."""
     if args.config:
         if args.server or args.user or args.ca_bundle:
             raise UsageError(
                 "--config holds the server, user and password (and 'verify' for a CA bundle); "
                 "do not combine it with --server, --user or --ca-bundle"
             )
-        return XnatClient.from_config(args.config)
-    if not args.server or not args.user:
-        raise UsageError("give --server URL and --user NAME, or --config FILE")
-    verify: bool | str = True
-    if args.ca_bundle:
-        if not args.ca_bundle.is_file():
-            raise UsageError(f"the CA bundle {args.ca_bundle} does not exist")
-        verify = str(args.ca_bundle)
-    auth_user, secret = login_for(args.server, args.user)
-    return XnatClient(args.server, auth_user, secret, verify=verify)
+        config = read_config(args.config)
+        url, login, verify = config.server, Credentials(config.user, config.password), config.verify
+    else:
+        if not args.server or not args.user:
+            raise UsageError("give --server URL and --user NAME, or --config FILE")
+        verify = True
+        if args.ca_bundle:
+            if not args.ca_bundle.is_file():
+                raise UsageError(f"the CA bundle {args.ca_bundle} does not exist")
+            verify = str(args.ca_bundle)
+        url, login = args.server, login_for(args.server, args.user)
+    if verify is False:
+        print(f"{PROG}: warning: {insecure_warning(url)}", file=err)
+    return make_client(url, login.auth_user, login.secret, verify)
 
 
 def select(subjects: Sequence[Subject], names: Sequence[str] | None, root: Path) -> list[Subject]:
@@ -255,34 +261,11 @@ def select(subjects: Sequence[Subject], names: Sequence[str] | None, root: Path)
     return [by_name[n] for n in dict.fromkeys(names)]
 
 
-def resource_label(args: argparse.Namespace, subjects: Sequence[Subject]) -> str:
-    if args.resource:
-        return str(args.resource)
-    suggested = sorted({s.suggested_resource for s in subjects})
-    if len(suggested) > 1:
-        raise UsageError(
-            f"the selected subjects would go to {' and '.join(suggested)}: "
-            "choose one with --resource, or import them separately"
-        )
-    return suggested[0]
-
-
 def print_tree(node: PlanNode, out: TextIO, depth: int = 0) -> None:
     detail = f"  {node.detail}" if node.detail else ""
     print(f"{'  ' * depth}{node.kind.value} {node.label}  [{node.status.value}]{detail}", file=out)
     for child in node.children:
         print_tree(child, out, depth + 1)
-
-
-def blocking(node: PlanNode) -> list[str]:
-    """Reasons the plan cannot run: INVALID and CONFLICT nodes, with their detail."""
-    reasons = []
-    if node.status in (NodeStatus.INVALID, NodeStatus.CONFLICT):
-        where = f"{node.source}: " if node.source else ""
-        reasons.append(f"{where}{node.kind.value} {node.label}: {node.detail or node.status.value}")
-    for child in node.children:
-        reasons += blocking(child)
-    return reasons
 
 
 def confirm(plan: ImportPlan, url: str, yes: bool, out: TextIO) -> bool:
@@ -413,14 +396,18 @@ def write_reports(run_report: RunReport, path: Path, out: TextIO) -> None:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    client = make_client(args)
+    client = client_for(args, err)
     with client:
         subjects = scan.scan(args.subjects_dir)
         chosen = select(subjects, args.subject, args.subjects_dir)
+        try:
+            resource = resource_label(chosen, args.resource or None)
+        except LabelError as exc:
+            raise UsageError(str(exc)) from None
         target = Target(
             project=args.project,
             experiment_template=args.experiment_label,
-            resource=resource_label(args, chosen),
+            resource=resource,
             on_existing=OnExisting(args.on_existing),
             create_project=args.create_project,
             resource_format=args.resource_format,
@@ -436,7 +423,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         plan = compare(plan, client)
         assert plan.tree is not None
         print_tree(plan.tree, out)
-        reasons = blocking(plan.tree)
+        reasons = blocking_reasons(plan)
         if reasons:
             print("\nthe plan cannot run:", file=err)
             for reason in reasons:

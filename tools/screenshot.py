@@ -38,7 +38,7 @@ def wait(condition: Callable[[], bool], timeout_s: float = 60, what: str = "the 
 
 
 def compared(window: MainWindow) -> bool:
-    root = window.preview.root
+    root = window.target_panel.preview.root
     return root is not None and root.status is not NodeStatus.UNKNOWN
 
 
@@ -52,7 +52,7 @@ def mid_transfer(window: MainWindow) -> bool:
 def take(window: MainWindow, tmp: Path) -> None:
     ready: list[bool] = []
     window.demo_ready.connect(lambda: ready.append(True))
-    window.start_demo()
+    window.sessions.start_demo()
     wait(lambda: bool(ready) and not window.jobs.busy(), 120, "the demo server")
     # realistic sizes: full-size synthetic subjects (~330 MB each) on the demo server
     subjects = tmp / "SUBJECTS_DIR"
@@ -67,13 +67,17 @@ def take(window: MainWindow, tmp: Path) -> None:
     def scanned() -> bool:
         if window.jobs.busy("scan"):
             return False
-        window.subject_model.set_checked(names)
-        return len(window.subject_model.checked()) == len(names)
+        window.subjects_panel.model.set_checked(names)
+        return len(window.subjects_panel.model.checked()) == len(names)
 
     wait(scanned, 60, "the scan")
     # as a user would: look at the preview once it has been compared with the server
-    wait(lambda: compared(window) and window.import_button.isEnabled(), 60, "the preview")
-    window.import_button.click()
+    wait(
+        lambda: compared(window) and window.target_panel.import_button.isEnabled(),
+        60,
+        "the preview",
+    )
+    window.target_panel.import_button.click()
     wait(lambda: mid_transfer(window), 120, "an upload")
     window.grab().save(str(OUT))
 

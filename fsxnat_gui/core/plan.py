@@ -3,6 +3,10 @@
 `make_plan` is pure and fast: the GUI rebuilds it on every selection change. `compare` asks the
 server about each collection once (subjects and experiments once per project, resources once per
 existing experiment) and marks every node NEW, EXISTS, CONFLICT or INVALID.
+
+The rules both front ends apply live here, once: the resource label for a selection
+(`resource_label`), why a plan cannot run (`blocking_reasons`: the CLI refuses with these, the
+window disables Import and shows them) and what "retry failed" imports again (`retry_plan`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,16 @@ import logging
 import string
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from fsxnat_gui.core.errors import Cancelled, LabelError, NotFound, PermissionDenied
+from fsxnat_gui.core.errors import (
+    Cancelled,
+    FsXnatError,
+    LabelError,
+    NotFound,
+    PermissionDenied,
+)
 from fsxnat_gui.core.labels import label_problem, sanitize
 from fsxnat_gui.core.model import (
     ImportPlan,
@@ -27,6 +37,7 @@ from fsxnat_gui.core.model import (
     RemoteExperiment,
     RemoteResource,
     Subject,
+    SubjectResult,
     Target,
 )
 from fsxnat_gui.core.units import human_bytes
@@ -63,6 +74,22 @@ def check_template(template: str) -> None:
             raise LabelError(
                 f"experiment label template '{template}' uses {shown}; only {{subject}} is known"
             )
+
+
+def resource_label(subjects: Iterable[Subject], typed: str | None = None) -> str:
+    """The resource label for these subjects: `typed` when the user gave one, else
+    FREESURFER<major version> of the subjects. LabelError, with the reason, when nothing was
+    typed and the subjects span several versions (one import goes to one resource label)."""
+    if typed is not None:
+        return typed
+    suggested = sorted({s.suggested_resource for s in subjects})
+    if len(suggested) > 1:
+        raise LabelError(
+            f"the selected subjects were made with different FreeSurfer versions and would go "
+            f"to {' and '.join(suggested)}: choose one resource label for all of them (the "
+            "Resource field, --resource), or import them separately"
+        )
+    return suggested[0] if suggested else "FREESURFER"
 
 
 def make_plan(
@@ -131,6 +158,45 @@ def _with_collisions(items: list[PlanItem]) -> list[PlanItem]:
         dataclasses.replace(i, problems=(*i.problems, extra[id(i)])) if id(i) in extra else i
         for i in items
     ]
+
+
+class PlanRefusedError(FsXnatError):
+    """The plan cannot run: `reasons` are `blocking_reasons(plan)`."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(f"The plan cannot run: {'; '.join(reasons)}.")
+        self.reasons = reasons
+
+
+def blocking_reasons(plan: ImportPlan) -> list[str]:
+    """Why the plan cannot run, one sentence per INVALID or CONFLICT node of its tree (the
+    offline tree when it was not compared): empty when it can run."""
+    return _blocking(plan.tree if plan.tree is not None else offline_tree(plan))
+
+
+def _blocking(node: PlanNode) -> list[str]:
+    reasons = []
+    if node.status in (NodeStatus.INVALID, NodeStatus.CONFLICT):
+        where = f"{node.source}: " if node.source else ""
+        reasons.append(f"{where}{node.kind.value} {node.label}: {node.detail or node.status.value}")
+    for child in node.children:
+        reasons += _blocking(child)
+    return reasons
+
+
+def retry_plan(
+    last: ImportPlan, results: Sequence[SubjectResult]
+) -> tuple[ImportPlan | None, list[str]]:
+    """What "retry failed" imports: the items of `last` that are not on the server (failed,
+    cancelled, or never ended), with that run's labels and target, whatever the inputs say now;
+    and the folder names left out because their folder is gone. None when nothing is left."""
+    done = {r.subject for r in results if r.on_server}
+    items = [i for i in last.items if i.subject.name not in done]
+    gone = [i.subject.name for i in items if not i.subject.path.is_dir()]
+    items = [i for i in items if i.subject.name not in gone]
+    if not items:
+        return None, gone
+    return dataclasses.replace(last, items=tuple(items), tree=None), gone
 
 
 # --- trees --------------------------------------------------------------------------------------

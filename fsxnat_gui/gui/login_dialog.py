@@ -31,19 +31,19 @@ from PySide6.QtWidgets import (
 
 from fsxnat_gui.core import credentials
 from fsxnat_gui.core.errors import TLSError
+from fsxnat_gui.core.login import (
+    ClientFactory,
+    Credentials,
+    LoginResult,
+    saved_credentials,
+    strip_userinfo,
+)
+from fsxnat_gui.core.pyxnat_config import ConfigError, read_config
 from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.icons import icon
 from fsxnat_gui.gui.runner import Job, JobQueue
-from fsxnat_gui.gui.session import (
-    URL_CREDENTIALS_HELP,
-    ClientFactory,
-    Session,
-    read_pyxnat_config,
-    read_pyxnat_password,
-    strip_userinfo,
-)
+from fsxnat_gui.gui.session import URL_CREDENTIALS_HELP, Session
 from fsxnat_gui.gui.settings import ServerProfile
-from fsxnat_gui.gui.tasks import LoginResult
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ TLS_HELP = (
     "The server's certificate is not trusted by this computer. This is usual for servers with a "
     "certificate from an in-house authority or a self-signed one. If your XNAT administrator "
     "gave you a CA certificate file (.pem or .crt), choose it under 'Trust CA file' and try "
-    "again. The app never connects without checking the certificate."
+    "again. The app checks the certificate unless an imported pyxnat config says verify: false."
 )
 NO_KEYRING = (
     "No system keyring is available on this computer ({backend}), so the password cannot be "
@@ -79,8 +79,9 @@ class LoginDialog(QDialog):
         self._jobs = jobs
         self._factory = client_factory
         self._open = True
-        self._stored_secret: str | None = None  # loaded from the keyring for url+user
+        self._saved: Credentials | None = None  # the keyring's login for url+user
         self._imported_from: Path | None = None
+        self._insecure_url = ""  # no certificate check for this URL (a pyxnat config said so)
         self.session: Session | None = None
         self.message = ""  # what the window should tell the user after login
 
@@ -185,7 +186,7 @@ class LoginDialog(QDialog):
         if profile is not None:
             if profile in self._profiles:
                 self.profile_combo.setCurrentIndex(1 + self._profiles.index(profile))
-            self._fill(profile)
+            self.fill(profile)
         (self.password_edit if profile else self.url_edit).setFocus()
 
     # --- inputs --------------------------------------------------------------------------
@@ -195,14 +196,13 @@ class LoginDialog(QDialog):
         """The typed server and user (a `user:password@` in the URL is never part of it: the
         login refuses such a URL, see `_check_inputs`)."""
         url, _ = strip_userinfo(self.url_edit.text().strip())
+        url = url.rstrip("/")
         return ServerProfile(
-            url.rstrip("/"),
+            url,
             self.user_edit.text().strip(),
             self.ca_edit.text().strip(),
+            insecure=bool(url) and url == self._insecure_url,
         )
-
-    def _secret(self) -> str:
-        return self.password_edit.text() or self._stored_secret or ""
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
         # The inputs are read when the login starts; editing them while it runs would only
@@ -237,7 +237,7 @@ class LoginDialog(QDialog):
             self.status.setText("Enter your XNAT user name.")
             self.user_edit.setFocus()
             return False
-        if not self._secret():
+        if not self.password_edit.text() and self._saved is None:
             self.status.setText("Enter your password.")
             self.password_edit.setFocus()
             return False
@@ -252,23 +252,25 @@ class LoginDialog(QDialog):
         """Fill the fields from a pyxnat config file and log in, storing its password in the
         keyring (as a token when the server issues one)."""
         try:
-            profile = read_pyxnat_config(path)
-            password = read_pyxnat_password(path)
-        except (OSError, ValueError) as exc:
-            self.status.setText(f"Could not read {path}: {exc}")
+            config = read_config(path)
+        except ConfigError as exc:
+            self.status.setText(str(exc))
             return
-        self._fill(profile)
-        self.password_edit.setText(password)
-        self._stored_secret = None
+        insecure = config.verify is False
+        self.fill(ServerProfile(config.server, config.user, config.ca_bundle, insecure))
+        self.password_edit.setText(config.password)
+        self._saved = None
         self._imported_from = path
         if self._can_remember:
             self.remember_check.setChecked(True)
         self._on_login_clicked()
 
-    def _fill(self, profile: ServerProfile) -> None:
+    def fill(self, profile: ServerProfile) -> None:
+        """Show this server, user and CA bundle (and its saved login, if any)."""
         self.url_edit.setText(profile.url)
         self.user_edit.setText(profile.user)
         self.ca_edit.setText(profile.ca_bundle)
+        self._insecure_url = profile.url if profile.insecure else ""
         self.password_edit.clear()
         self._on_account_edited()
 
@@ -276,14 +278,14 @@ class LoginDialog(QDialog):
     def _on_profile_chosen(self, index: int) -> None:
         chosen = self.profile_combo.itemData(index)
         if isinstance(chosen, ServerProfile):
-            self._fill(chosen)
+            self.fill(chosen)
             self.password_edit.setFocus()
 
     @Slot()
     def _on_account_edited(self) -> None:
         p = self.profile
-        self._stored_secret = credentials.load_secret(p.url, p.user) if p.url and p.user else None
-        if self._stored_secret:
+        self._saved = saved_credentials(p.url, p.user) if p.url and p.user else None
+        if self._saved is not None:
             self.password_edit.setPlaceholderText("saved in the system keyring")
         else:
             self.password_edit.setPlaceholderText("")
@@ -327,24 +329,15 @@ class LoginDialog(QDialog):
         on_result: Callable[[LoginResult, ServerProfile, bool], None],
     ) -> None:
         p = self.profile  # captured: the result is handled for this server and user
-        stored = not self.password_edit.text() and self._stored_secret is not None
-        user, secret = p.user, self._secret()
-        if stored:
-            user, secret = credentials.decode_secret(p.user, secret)
+        typed = self.password_edit.text()
+        saved = None if typed else self._saved
+        given = saved or Credentials(p.user, typed)
         self._set_busy(True, f"Connecting to {p.url}…")
-        results: list[LoginResult] = []
+        steps = functools.partial(tasks.login, self._factory, p.url, given, p.verify, want_token)
 
-        steps = functools.partial(
-            tasks.login, self._factory, p.url, user, secret, p.verify, want_token
-        )
-
-        def on_step(step: object) -> None:
-            if isinstance(step, LoginResult):
-                results.append(step)
-
-        def on_success() -> None:
-            if self._open and results:
-                on_result(results[0], p, stored)
+        def on_login(result: LoginResult) -> None:
+            if self._open:
+                on_result(result, p, saved is not None)
 
         def on_failure(exc: BaseException) -> None:
             log.warning("Login to %s as %s failed: %s", p.url, p.user, exc)
@@ -359,8 +352,7 @@ class LoginDialog(QDialog):
             Job(
                 "login",
                 steps,
-                on_step=on_step,
-                on_success=on_success,
+                on_result=on_login,
                 on_failure=on_failure,
                 on_finish=on_finish,
             )
@@ -387,15 +379,16 @@ class LoginDialog(QDialog):
             # marked token stays a token; re-encoding `result` would save it as a password).
             remembered = True
         elif self.remember_check.isChecked():
-            stored = credentials.encode_secret(result.auth_user, result.secret, result.token)
-            remembered = credentials.save_secret(p.url, p.user, stored)
+            login = result.credentials
+            value = credentials.encode_secret(login.auth_user, login.secret, login.token)
+            remembered = credentials.save_secret(p.url, p.user, value)
             if not remembered:
                 self.remember_check.setChecked(False)
                 notes.append(
                     "The login could not be saved in the system keyring; it is kept in memory "
                     "until you quit."
                 )
-            elif result.token:
+            elif result.credentials.token:
                 notes.append("An XNAT alias token (not your password) is saved in the keyring.")
         elif self.password_edit.text():
             credentials.forget_secret(p.url, p.user)
@@ -406,8 +399,8 @@ class LoginDialog(QDialog):
             )
         self.session = Session(
             profile=p,
-            auth_user=result.auth_user,
-            secret=result.secret,
+            auth_user=result.credentials.auth_user,
+            secret=result.credentials.secret,
             server_version=result.info.version,
             remembered=remembered,
         )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
+from fsxnat_gui.core.errors import FsXnatError
 from fsxnat_gui.gui.icons import icon
+
+log = logging.getLogger(__name__)
 
 
 class Level(Enum):
@@ -59,6 +63,27 @@ class MessageBar(QFrame):
         self._icon.setPixmap(icon(level.value).pixmap(20, 20))
         self.text.setText(text)
         self.setVisible(True)
+
+    def tell(self, level: Level, text: str, buttons: tuple[QPushButton, ...] = ()) -> None:
+        """Show `text` and log it."""
+        {Level.INFO: log.info, Level.WARNING: log.warning, Level.ERROR: log.error}[level](
+            "%s", text
+        )
+        self.show_message(level, text, buttons)
+
+    def tell_failure(self, what: str, exc: BaseException) -> None:
+        """Say what failed: the sentence of a core error; for anything else, its type and
+        where the details are (the traceback goes to the log, never to the user)."""
+        if isinstance(exc, FsXnatError):
+            log.error("%s: %s", what, exc)
+            self.show_message(Level.ERROR, f"{what}: {exc}")
+        else:
+            log.error("%s", what, exc_info=exc)
+            self.show_message(
+                Level.ERROR,
+                f"{what}: an unexpected error ({type(exc).__name__}: {exc}). "
+                "The details are in the log.",
+            )
 
     def clear(self) -> None:
         self.level = None

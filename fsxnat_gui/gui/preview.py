@@ -24,7 +24,6 @@ from fsxnat_gui.gui.icons import icon, node_icon_name
 class Role(IntEnum):
     SOURCE = Qt.ItemDataRole.UserRole + 1  # local subject folder name
     KIND = Qt.ItemDataRole.UserRole + 2  # NodeKind
-    STATUS = Qt.ItemDataRole.UserRole + 3  # NodeStatus
 
 
 HEADERS = ("XNAT", "Type", "Status", "Detail")
@@ -52,7 +51,6 @@ def _row(node: PlanNode) -> list[QStandardItem]:
     label.setIcon(icon(node_icon_name(node.status)))
     label.setData(node.source, Role.SOURCE)
     label.setData(node.kind, Role.KIND)
-    label.setData(node.status, Role.STATUS)
     label.setEditable(node.kind is NodeKind.SUBJECT and node.source is not None)
     tip = [f"{KIND_WORDS[node.kind]} {node.label}: {STATUS_WORDS[node.status]}"]
     if node.detail:

@@ -1,8 +1,9 @@
 """The one long-lived worker thread of a window (STYLE.md §3.3) and a small queue in front of it.
 
-`JobRunner` runs one generator at a time in its worker thread and relays what the generator
-yields as `progress`. `JobQueue` feeds it jobs one after the other: scans, server queries and the
-import all share the thread, a job submitted while another runs waits, and a newer job with the
+`JobRunner` runs one generator at a time in its worker thread, relays what the generator
+yields as `progress` and hands its `return` value to `returned` (napari's worker signals).
+`JobQueue` feeds it jobs one after the other: scans, server queries and the import all share
+the thread, a job submitted while another runs waits, and a newer job with the
 same name replaces a queued (or cancels a running) older one, so only the freshest preview or
 scan is computed.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -20,14 +22,16 @@ from fsxnat_gui.core.errors import Cancelled
 
 log = logging.getLogger(__name__)
 
-StepsFactory = Callable[[threading.Event], Iterator[object]]
+# A job: called in the worker thread with the cancel event. A generator function's yields are
+# progress and its `return` value the result; a plain function's return value is the result.
+StepsFactory = Callable[[threading.Event], object]
 
 
 class _Worker(QObject):
     """Lives in the worker thread. Widgets never connect to it: use `JobRunner`."""
 
     progress = Signal(object)
-    succeeded = Signal()
+    returned = Signal(object)
     cancelled = Signal()
     failed = Signal(object)
     done = Signal()
@@ -35,14 +39,21 @@ class _Worker(QObject):
     @Slot(object, object)
     def run(self, make_steps: StepsFactory, cancel: threading.Event) -> None:
         try:
-            for step in make_steps(cancel):
+            steps = make_steps(cancel)
+            result = steps
+            while isinstance(steps, Generator):
+                try:
+                    step = next(steps)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
                 self.progress.emit(step)
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # noqa: BLE001 - handed to the GUI, which logs it
             self.failed.emit(exc)
         else:
-            self.succeeded.emit()
+            self.returned.emit(result)
         finally:
             self.done.emit()
 
@@ -52,14 +63,14 @@ class JobRunner(QObject):
 
     Signals (all emitted in the GUI thread):
         progress(object): whatever the job's generator yielded
-        succeeded(): the generator ended normally
+        returned(object): the generator ended normally, with this `return` value (or None)
         cancelled(): the generator raised `Cancelled`
         failed(object): the generator raised this exception
         finished(): after any of the three above
     """
 
     progress = Signal(object)
-    succeeded = Signal()
+    returned = Signal(object)
     cancelled = Signal()
     failed = Signal(object)
     finished = Signal()
@@ -74,7 +85,7 @@ class JobRunner(QObject):
         self._worker.moveToThread(self._thread)
         self._run_requested.connect(self._worker.run)
         self._worker.progress.connect(self.progress)
-        self._worker.succeeded.connect(self.succeeded)
+        self._worker.returned.connect(self.returned)
         self._worker.cancelled.connect(self.cancelled)
         self._worker.failed.connect(self.failed)
         self._worker.done.connect(self._on_done)
@@ -110,15 +121,17 @@ class Job:
 
     `name` groups jobs of one kind ("scan", "preview", "import"...): submitting a job cancels a
     running job of the same name and replaces a queued one, unless `supersede` is False.
+    `on_step` gets what the generator yields, `on_result` what it returns (when it ends
+    normally), `on_failure` the exception it raised (not `Cancelled`); `on_finish` runs last,
+    whatever the outcome, also for a job dropped before it started.
     """
 
     name: str
     make_steps: StepsFactory
     on_start: Callable[[], None] | None = None
-    on_step: Callable[[object], None] | None = None
-    on_success: Callable[[], None] | None = None
+    on_step: Callable[[Any], None] | None = None
+    on_result: Callable[[Any], None] | None = None
     on_failure: Callable[[BaseException], None] | None = None
-    on_cancel: Callable[[], None] | None = None
     on_finish: Callable[[], None] | None = None
     supersede: bool = True
 
@@ -132,12 +145,10 @@ class JobQueue(QObject):
     Signals:
         job_started(str): a job of that name started in the worker
         job_finished(str): it ended (whatever the outcome), after its callbacks ran
-        idle(): nothing runs and nothing waits
     """
 
     job_started = Signal(str)
     job_finished = Signal(str)
-    idle = Signal()
 
     def __init__(self, runner: JobRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -146,9 +157,8 @@ class JobQueue(QObject):
         self._current: Job | None = None
         self._closed = False
         runner.progress.connect(self._on_runner_progress)
-        runner.succeeded.connect(self._on_runner_succeeded)
+        runner.returned.connect(self._on_runner_returned)
         runner.failed.connect(self._on_runner_failed)
-        runner.cancelled.connect(self._on_runner_cancelled)
         runner.finished.connect(self._on_runner_finished)
 
     @property
@@ -173,24 +183,17 @@ class JobQueue(QObject):
     def cancel(self, name: str | None = None) -> None:
         """Cancel the running job and drop the waiting ones (only those of `name`, if given).
 
-        A dropped job never ran, but it ends like a cancelled one: its `on_cancel` and
-        `on_finish` callbacks run and `job_finished` is emitted, so whoever waits for it (the
-        window in "Cancelling…") sees it end."""
+        A dropped job never ran, but it ends like a cancelled one: its `on_finish` callback runs
+        and `job_finished` is emitted, so whoever waits for it (the window in "Cancelling…")
+        sees it end."""
         dropped = [j for j in self._queue if name is None or j.name == name]
         self._queue = [j for j in self._queue if name is not None and j.name != name]
         if self._current is not None and (name is None or self._current.name == name):
             self._runner.cancel()
         for job in dropped:
-            self._end_unstarted(job)
-        if dropped and not self._closed and self._current is None and not self._queue:
-            self.idle.emit()
-
-    def _end_unstarted(self, job: Job) -> None:
-        if job.on_cancel:
-            job.on_cancel()
-        if job.on_finish:
-            job.on_finish()
-        self.job_finished.emit(job.name)
+            if job.on_finish:
+                job.on_finish()
+            self.job_finished.emit(job.name)
 
     def close(self) -> None:
         """Accept no more jobs and cancel everything (before `JobRunner.shutdown`)."""
@@ -211,10 +214,10 @@ class JobQueue(QObject):
         if self._current is not None and self._current.on_step:
             self._current.on_step(step)
 
-    @Slot()
-    def _on_runner_succeeded(self) -> None:
-        if self._current is not None and self._current.on_success:
-            self._current.on_success()
+    @Slot(object)
+    def _on_runner_returned(self, result: object) -> None:
+        if self._current is not None and self._current.on_result:
+            self._current.on_result(result)
 
     @Slot(object)
     def _on_runner_failed(self, exc: BaseException) -> None:
@@ -226,19 +229,11 @@ class JobQueue(QObject):
             log.error("%s failed: %s", self._current.name, exc, exc_info=exc)
 
     @Slot()
-    def _on_runner_cancelled(self) -> None:
-        if self._current is not None and self._current.on_cancel:
-            self._current.on_cancel()
-
-    @Slot()
     def _on_runner_finished(self) -> None:
         job, self._current = self._current, None
         if job is not None:
             if job.on_finish:
                 job.on_finish()
             self.job_finished.emit(job.name)
-        if self._closed:
-            return
-        self._start_next()
-        if self._current is None:
-            self.idle.emit()
+        if not self._closed:
+            self._start_next()

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from fsxnat_gui import APP_NAME, ORG_NAME
 from fsxnat_gui.core.model import OnExisting
@@ -20,7 +21,7 @@ VERSION = 1
 
 class Key:
     VERSION = "settings/version"
-    PROFILES = "servers/profiles"  # array of {url, user, ca_bundle}
+    PROFILES = "servers/profiles"  # array of {url, user, ca_bundle, insecure}
     CURRENT_PROFILE = "servers/current"  # index into PROFILES, -1 for none
     SUBJECTS_DIR = "subjects/last_dir"
     PROJECT = "target/project"
@@ -43,10 +44,11 @@ class ServerProfile:
     url: str
     user: str
     ca_bundle: str = ""  # a CA bundle file to trust for this server, "" for the system store
+    insecure: bool = False  # no certificate check (only from a pyxnat config's verify: false)
 
     @property
     def verify(self) -> bool | str:
-        return self.ca_bundle or True
+        return False if self.insecure else self.ca_bundle or True
 
     @property
     def title(self) -> str:
@@ -81,7 +83,9 @@ class Settings:
             url = self._qs.value("url", "", type=str)
             user = self._qs.value("user", "", type=str)
             if url and user:
-                result.append(ServerProfile(url, user, self._qs.value("ca_bundle", "", type=str)))
+                ca_bundle = self._qs.value("ca_bundle", "", type=str)
+                insecure = self._qs.value("insecure", False, type=bool)
+                result.append(ServerProfile(url, user, ca_bundle, insecure))
         self._qs.endArray()
         return result
 
@@ -94,6 +98,7 @@ class Settings:
             self._qs.setValue("url", p.url)
             self._qs.setValue("user", p.user)
             self._qs.setValue("ca_bundle", p.ca_bundle)
+            self._qs.setValue("insecure", p.insecure)
         self._qs.endArray()
 
     @property
@@ -185,3 +190,21 @@ class Settings:
 
     def set_splitter_state(self, name: str, data: QByteArray) -> None:
         self._qs.setValue(name, data)
+
+    def restore_window(self, window: QMainWindow, splitters: dict[str, QSplitter]) -> None:
+        """Put back the window's geometry, toolbars and splitters (by key) as they were left."""
+        if not self.geometry.isEmpty():
+            window.restoreGeometry(self.geometry)
+        else:
+            window.resize(1280, 820)
+        if not self.window_state.isEmpty():
+            window.restoreState(self.window_state)
+        for key, splitter in splitters.items():
+            if not self.splitter_state(key).isEmpty():
+                splitter.restoreState(self.splitter_state(key))
+
+    def save_window(self, window: QMainWindow, splitters: dict[str, QSplitter]) -> None:
+        self.geometry = window.saveGeometry()
+        self.window_state = window.saveState()
+        for key, splitter in splitters.items():
+            self.set_splitter_state(key, splitter.saveState())

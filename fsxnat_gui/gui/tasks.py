@@ -1,8 +1,9 @@
-"""The background tasks the window runs, as plain generator functions.
+"""The background tasks the window runs, as plain functions of the worker thread.
 
 Each takes plain inputs (paths, a Session, a plan) plus the cancel event, creates its own
-XnatClient in the worker thread when it needs the server (one client per thread), and yields
-plain data back. No widget, QSettings or keyring call here.
+XnatClient in the worker thread when it needs the server (one client per thread), and
+`return`s what it produces; the generators among them yield progress on the way (STYLE §3.3).
+No widget, QSettings or keyring call here.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsxnat_gui.core import jobs, plan, scan
 from fsxnat_gui.core.errors import Cancelled
-from fsxnat_gui.core.model import EntryKind, ImportPlan, ServerInfo
-from fsxnat_gui.gui.session import ClientFactory, Session
+from fsxnat_gui.core.login import ClientFactory, Credentials, LoginResult, log_in
+from fsxnat_gui.core.model import EntryKind, ImportPlan, RunReport, ServerInfo, Subject
+from fsxnat_gui.gui.session import Session
 
 DEMO_USER = "demo"
 DEMO_PROJECT = "DEMO"
@@ -31,33 +33,6 @@ class ScanRoot:
 
 
 @dataclass(frozen=True)
-class ScanNotes:
-    """User-facing messages about dropped paths that were ignored, and why."""
-
-    messages: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    """What a successful login found."""
-
-    info: ServerInfo
-    auth_user: str  # the user name, or the alias of the token the app was given
-    secret: str = field(repr=False)  # the password, or the token's secret (never in repr)
-    token: bool  # True when `secret` belongs to an alias token
-
-
-@dataclass(frozen=True)
-class Projects:
-    projects: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Compared:
-    plan: ImportPlan
-
-
-@dataclass(frozen=True)
 class DemoReady:
     url: str
     password: str = field(repr=False)
@@ -66,11 +41,17 @@ class DemoReady:
     stack: contextlib.ExitStack  # keeps the local server running; closed on quit
 
 
-def scan_dir(root: Path, cancel: threading.Event) -> Iterator[object]:
+Notes = tuple[str, ...]  # user-facing messages about dropped paths that were ignored, and why
+
+
+def scan_dir(root: Path, cancel: threading.Event) -> Generator[Subject, None, Notes]:
     yield from scan.iter_scan(root, cancel)
+    return ()
 
 
-def scan_dropped(paths: list[Path], cancel: threading.Event) -> Iterator[object]:
+def scan_dropped(
+    paths: list[Path], cancel: threading.Event
+) -> Generator[Subject | ScanRoot, None, Notes]:
     """One dropped folder that is not itself a subject is a SUBJECTS_DIR (scanned
     progressively); anything else goes through `scan.scan_paths`."""
     if len(paths) == 1 and paths[0].is_dir():
@@ -78,48 +59,39 @@ def scan_dropped(paths: list[Path], cancel: threading.Event) -> Iterator[object]
         if entry.kind is EntryKind.NOT_SUBJECT:
             yield ScanRoot(paths[0])
             yield from scan.iter_scan(paths[0], cancel)
-            return
+            return ()
     subjects, messages = scan.scan_paths(paths)
     if cancel.is_set():
         raise Cancelled()
     yield from subjects
-    if messages:
-        yield ScanNotes(tuple(messages))
+    return tuple(messages)
 
 
 def login(
     factory: ClientFactory,
     url: str,
-    user: str,
-    secret: str,
+    given: Credentials,
     verify: bool | str,
     want_token: bool,
     cancel: threading.Event,
-) -> Iterator[object]:
+) -> LoginResult:
     """Log in (and, with `want_token`, trade the password for an XNAT alias token)."""
-    with factory(url, user, secret, verify) as client:
-        info = client.login()
+    with factory(url, given.auth_user, given.secret, verify) as client:
         if cancel.is_set():
             raise Cancelled()
-        if want_token:
-            token = client.issue_token()
-            yield LoginResult(info, token.alias, token.secret, token=True)
-        else:
-            yield LoginResult(info, user, secret, token=False)
+        return log_in(client, given, want_token=want_token)
 
 
-def list_projects(
-    factory: ClientFactory, session: Session, cancel: threading.Event
-) -> Iterator[object]:
+def list_projects(factory: ClientFactory, session: Session, cancel: threading.Event) -> list[str]:
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
-        yield Projects(tuple(sorted(c.list_projects(), key=str.lower)))
+        return sorted(c.list_projects(), key=str.lower)
 
 
 def compare_plan(
     factory: ClientFactory, session: Session, the_plan: ImportPlan, cancel: threading.Event
-) -> Iterator[object]:
+) -> ImportPlan:
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
-        yield Compared(plan.compare(the_plan, c, cancel))
+        return plan.compare(the_plan, c, cancel)
 
 
 def run_import(
@@ -130,16 +102,27 @@ def run_import(
     retries: int,
     backoff: float,
     cancel: threading.Event,
-) -> Iterator[object]:
+) -> Generator[object, None, RunReport | None]:
+    """Compare the plan with the server again (the preview may be older) and refuse it as the
+    CLI would (`plan.PlanRefusedError`); else import, yielding progress and results, and return the
+    report."""
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
-        yield from jobs.run_import(
+        if reasons := plan.blocking_reasons(plan.compare(the_plan, c, cancel)):
+            raise plan.PlanRefusedError(reasons)
+        report = None
+        for event in jobs.run_import(
             the_plan, c, cancel, workdir=workdir, retries=retries, backoff=backoff
-        )
+        ):
+            if isinstance(event, RunReport):
+                report = event
+            else:
+                yield event
+        return report
 
 
 def start_demo(
     factory: ClientFactory, folder: Path, password: str, cancel: threading.Event
-) -> Iterator[object]:
+) -> DemoReady:
     """Start the local XNAT-compatible server with a fresh archive and sample subjects."""
     from fsxnat_gui import localxnat, samples  # demo mode only (STYLE: never otherwise)
 
@@ -159,4 +142,4 @@ def start_demo(
     except BaseException:
         stack.close()
         raise
-    yield DemoReady(url, password, subjects, info, stack)
+    return DemoReady(url, password, subjects, info, stack)

@@ -133,3 +133,19 @@ def test_real_secret_service_round_trip() -> None:
     assert credentials.load_secret(url, "alice") == SECRET
     credentials.forget_secret(url, "alice")
     assert credentials.load_secret(url, "alice") is None
+
+
+# --- the login saved for a server (core.login.saved_credentials, used by the window and CLI) ----
+
+
+def test_saved_credentials_read_a_password_or_a_token() -> None:
+    from fsxnat_gui.core.login import Credentials, saved_credentials
+
+    assert saved_credentials(URL, "alice") is None
+    assert credentials.save_secret(URL, "alice", SECRET)
+    assert saved_credentials(URL, "alice") == Credentials("alice", SECRET, token=False)
+    stored = credentials.encode_secret("alias-7", "token-secret", token=True)
+    assert credentials.save_secret(URL, "alice", stored)
+    saved = saved_credentials(URL, "alice")
+    assert saved == Credentials("alias-7", "token-secret", token=True)
+    assert "token-secret" not in repr(saved)

@@ -17,18 +17,32 @@ from fsxnat_gui.core.model import (
     NodeStatus,
     OnExisting,
     PlanNode,
+    ResultStatus,
     RunState,
     Subject,
+    SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import compare, make_plan, offline_tree
+from fsxnat_gui.core.plan import (
+    blocking_reasons,
+    compare,
+    make_plan,
+    offline_tree,
+    resource_label,
+    retry_plan,
+)
 from fsxnat_gui.core.xnat import XnatClient
 
 
-def subject(name: str, *, state: RunState = RunState.DONE, reason: str = "") -> Subject:
-    return Subject(
-        name, Path("/nowhere") / name, EntryKind.SUBJECT, state, reason, "7.4.1", files=3, bytes=30
-    )
+def subject(
+    name: str,
+    *,
+    state: RunState = RunState.DONE,
+    reason: str = "",
+    version: str = "7.4.1",
+    root: Path = Path("/nowhere"),
+) -> Subject:
+    return Subject(name, root / name, EntryKind.SUBJECT, state, reason, version, files=3, bytes=30)
 
 
 def statuses(node: PlanNode) -> list[tuple[str, str, str]]:
@@ -159,6 +173,59 @@ def test_plan_is_fast_for_large_selections() -> None:
     offline_tree(plan)
     assert time.perf_counter() - t < 0.5
     assert plan.ok
+
+
+# --- the rules both front ends apply ----------------------------------------------------------
+
+
+def test_resource_label_from_the_freesurfer_version() -> None:
+    assert resource_label([subject("a"), subject("b")]) == "FREESURFER7"
+    assert resource_label([subject("a", version="6.0.0")]) == "FREESURFER6"
+    assert resource_label([subject("a", version="")]) == "FREESURFER"
+    assert resource_label([subject("a")], "MY_FS") == "MY_FS"  # typed wins
+
+
+def test_mixed_versions_have_no_resource_label_but_a_reason() -> None:
+    mixed = [subject("a", version="6.0.0"), subject("b"), subject("c")]
+    with pytest.raises(LabelError) as info:
+        resource_label(mixed)
+    assert "FREESURFER6 and FREESURFER7" in str(info.value)
+    assert "--resource" in str(info.value)
+    assert resource_label(mixed, "FREESURFER") == "FREESURFER"
+
+
+def test_blocking_reasons_offline_and_compared(subjects: list[Subject], client: XnatClient) -> None:
+    plan = make_plan([subject("bert"), subject("bad", state=RunState.RUNNING)], Target("P1"))
+    reasons = blocking_reasons(plan)  # not compared: the offline tree's INVALID nodes
+    assert reasons
+    assert all(r.startswith("bad: ") for r in reasons)
+    assert blocking_reasons(make_plan(subjects, Target("P1", create_project=True))) == []
+
+    compared = compare(make_plan(subjects[:1], Target("P1")), client)
+    assert blocking_reasons(compared) == [
+        "project P1: project P1 does not exist; tick 'create project' (--create-project)"
+    ]
+
+
+def test_retry_plan_takes_what_did_not_reach_the_server(tmp_path: Path) -> None:
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).mkdir()
+    last = make_plan([subject(n, root=tmp_path) for n in "abcde"], Target("P1"))
+    results = [
+        SubjectResult("a", ResultStatus.IMPORTED, verified=True),
+        SubjectResult("b", ResultStatus.SKIPPED, verified=True),
+        SubjectResult("c", ResultStatus.FAILED, verified=False),
+        SubjectResult("e", ResultStatus.CANCELLED, verified=False),
+    ]  # d: no result (the run stopped before it); e: its folder is gone
+    again, gone = retry_plan(last, results)
+    assert again is not None
+    assert [i.subject.name for i in again.items] == ["c", "d"]
+    assert again.target == last.target
+    assert gone == ["e"]
+    assert retry_plan(last, [SubjectResult(n, ResultStatus.IMPORTED, True) for n in "abcd"]) == (
+        None,
+        ["e"],
+    )
 
 
 # --- compared with the real local server -------------------------------------------------------

@@ -55,7 +55,7 @@ def make_window(
     yield make
     for window in windows:
         window.close()  # during an import, it closes once the import job has ended
-        qtbot.waitUntil(lambda w=window: w._shut_down, timeout=15_000)
+        qtbot.waitUntil(lambda w=window: w.is_shut_down, timeout=15_000)
 
 
 @pytest.fixture

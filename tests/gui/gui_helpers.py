@@ -22,7 +22,7 @@ def log_in(window: MainWindow, qtbot: QtBot, url: str, user: str, password: str)
     with qtbot.waitSignal(
         window.jobs.job_finished, timeout=10_000, check_params_cb=lambda name: name == "projects"
     ):
-        window.set_session(Session(ServerProfile(url, user), user, password))
+        window.sessions.set_session(Session(ServerProfile(url, user), user, password))
 
 
 def scan(window: MainWindow, qtbot: QtBot, root: Path) -> None:

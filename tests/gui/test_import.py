@@ -17,10 +17,10 @@ from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.core.model import NodeKind, NodeStatus, OnExisting, Progress, ResultStatus, Stage
 from fsxnat_gui.gui import MainWindow, units
-from fsxnat_gui.gui.main_window import UiState
 from fsxnat_gui.gui.preview import Role
 from fsxnat_gui.gui.progress_panel import Column
 from fsxnat_gui.gui.runner import Job
+from fsxnat_gui.gui.ui_state import Phase
 
 PROJECT = "P1"
 
@@ -31,22 +31,22 @@ def ready(
     window = make_window()
     scan(window, qtbot, subjects_dir)
     log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
-    window.project_combo.setEditText(PROJECT)
-    window.create_project_check.setChecked(True)
-    window.subject_model.set_checked(check)
+    window.target_panel.project_combo.setEditText(PROJECT)
+    window.target_panel.create_project_check.setChecked(True)
+    window.subjects_panel.model.set_checked(check)
     return window
 
 
 def import_now(window: MainWindow, qtbot: QtBot, timeout: int = 30_000) -> Any:
-    qtbot.waitUntil(window.import_button.isEnabled, timeout=5000)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
     with qtbot.waitSignal(window.import_finished, timeout=timeout) as blocker:
-        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.target_panel.import_button, Qt.MouseButton.LeftButton)
     return blocker.args[0]
 
 
 def statuses(window: MainWindow, label: str) -> dict[NodeKind, NodeStatus | None]:
     return {
-        kind: window.preview.status_of(
+        kind: window.target_panel.preview.status_of(
             label
             if kind is NodeKind.SUBJECT
             else f"{label}_MR1"
@@ -59,7 +59,7 @@ def statuses(window: MainWindow, label: str) -> dict[NodeKind, NodeStatus | None
 
 
 def resource_status(window: MainWindow, subject_label: str) -> NodeStatus:
-    root = window.preview.root
+    root = window.target_panel.preview.root
     assert root is not None
     node = next(c for c in root.children if c.label == subject_label)
     return node.children[0].children[0].status
@@ -70,15 +70,15 @@ def test_preview_marks_new_exists_conflict_invalid(
 ) -> None:
     window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
     wait_preview(window, qtbot)
-    assert window.preview.status_of(PROJECT, NodeKind.PROJECT) is NodeStatus.NEW
+    assert window.target_panel.preview.status_of(PROJECT, NodeKind.PROJECT) is NodeStatus.NEW
     assert resource_status(window, "sub-01") is NodeStatus.NEW
 
     report = import_now(window, qtbot)
     assert [r.status for r in report.results] == [ResultStatus.IMPORTED]
 
-    window.subject_model.set_checked(["sub-01", "sub-02"])
+    window.subjects_panel.model.set_checked(["sub-01", "sub-02"])
     wait_preview(window, qtbot)
-    assert window.preview.status_of(PROJECT, NodeKind.PROJECT) is NodeStatus.EXISTS
+    assert window.target_panel.preview.status_of(PROJECT, NodeKind.PROJECT) is NodeStatus.EXISTS
     assert statuses(window, "sub-01") == {
         NodeKind.SUBJECT: NodeStatus.EXISTS,
         NodeKind.EXPERIMENT: NodeStatus.EXISTS,
@@ -86,12 +86,14 @@ def test_preview_marks_new_exists_conflict_invalid(
     assert resource_status(window, "sub-01") is NodeStatus.EXISTS
     assert resource_status(window, "sub-02") is NodeStatus.NEW
 
-    window.policy_combo.setCurrentIndex(window.policy_combo.findData(OnExisting.FAIL))
+    window.target_panel.policy_combo.setCurrentIndex(
+        window.target_panel.policy_combo.findData(OnExisting.FAIL)
+    )
     wait_preview(window, qtbot)
     assert resource_status(window, "sub-01") is NodeStatus.CONFLICT
 
     # an invalid label typed in place in the tree, then fixed in place
-    model = window.preview.model
+    model = window.target_panel.preview.model
     sub02 = next(
         model.item(0).child(r)
         for r in range(model.item(0).rowCount())
@@ -99,18 +101,18 @@ def test_preview_marks_new_exists_conflict_invalid(
     )
     sub02.setText("sub 02!")
     wait_preview(window, qtbot)
-    assert window.preview.status_of("sub 02!", NodeKind.SUBJECT) is NodeStatus.INVALID
-    assert "invalid" in window.preview.summary.text()
+    assert window.target_panel.preview.status_of("sub 02!", NodeKind.SUBJECT) is NodeStatus.INVALID
+    assert "invalid" in window.target_panel.preview.summary.text()
     assert not window.start_import()  # refused until the label is fixed
     sub02 = next(
         model2.item(0).child(r)
-        for model2 in [window.preview.model]
+        for model2 in [window.target_panel.preview.model]
         for r in range(model2.item(0).rowCount())
         if model2.item(0).child(r).data(Role.SOURCE) == "sub-02"
     )
     sub02.setText("S02")
     wait_preview(window, qtbot)
-    assert window.preview.status_of("S02", NodeKind.SUBJECT) is NodeStatus.NEW
+    assert window.target_panel.preview.status_of("S02", NodeKind.SUBJECT) is NodeStatus.NEW
 
 
 def test_full_import_then_report_and_web_page(
@@ -128,15 +130,17 @@ def test_full_import_then_report_and_web_page(
     assert window.progress.summary_bar.isVisibleTo(window)
     assert not window.progress.retry_button.isEnabled()
     assert window.progress.open_button.isEnabled()
-    assert window.experiment_url("sub-02").startswith(f"{xnat.url}/data/projects/{PROJECT}/")
+    assert window.imports.experiment_url("sub-02", window.session).startswith(
+        f"{xnat.url}/data/projects/{PROJECT}/"
+    )
     assert (xnat.root / PROJECT).exists() or any(xnat.root.iterdir())
     out = tmp_path / "report.json"
-    window.save_report(out)
+    window.imports.save_report(out)
     data = json.loads(out.read_text())
     assert [r["status"] for r in data["subjects"]] == ["imported"] * 3
-    window.save_report(tmp_path / "report.csv")
+    window.imports.save_report(tmp_path / "report.csv")
     assert "sub-03" in (tmp_path / "report.csv").read_text()
-    assert window.state is UiState.IDLE
+    assert window.state.phase is Phase.IDLE
 
 
 def test_panel_shows_the_cores_progress_numbers(
@@ -206,15 +210,15 @@ def test_cancel_mid_upload_stops_within_a_second(
     window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
     xnat.faults.add("slow", method="PUT", path_regex=r"/files", delay=2.0, count=0)
     xnat.faults.add("slow", method="POST", path_regex=r"/files", delay=2.0, count=0)
-    qtbot.waitUntil(window.import_button.isEnabled, timeout=5000)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
     uploading = lambda e: isinstance(e, Progress) and e.stage is Stage.UPLOADING  # noqa: E731
     with qtbot.waitSignal(window.runner.progress, check_params_cb=uploading, timeout=20_000):
-        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.target_panel.import_button, Qt.MouseButton.LeftButton)
     asked: list[str] = []
     window.ask = lambda title, text: asked.append(title) or True  # type: ignore[method-assign]
     started = time.monotonic()
     with qtbot.waitSignal(window.import_finished, timeout=5000) as blocker:
-        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.target_panel.cancel_button, Qt.MouseButton.LeftButton)
     assert time.monotonic() - started < 1.5
     assert asked == ["Cancel the import?"]
     report = blocker.args[0]
@@ -222,7 +226,7 @@ def test_cancel_mid_upload_stops_within_a_second(
     assert {r.status for r in report.results} == {ResultStatus.CANCELLED}
     assert "cancelled" in window.progress.summary.text()
     assert window.progress.retry_button.isEnabled()
-    assert window.state is UiState.IDLE
+    assert window.state.phase is Phase.IDLE
 
 
 def test_retry_failed_after_an_injected_fault(
@@ -255,13 +259,13 @@ def test_closing_during_an_import_asks_then_cancels(
     window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02"])
     xnat.faults.add("slow", path_regex=r"/files", delay=1.0, count=0)
     assert window.start_import()
-    first = window.subject_model.index(0, 0)
-    assert not window.subject_model.flags(first) & Qt.ItemFlag.ItemIsUserCheckable  # locked
+    first = window.subjects_panel.model.index(0, 0)
+    assert not window.subjects_panel.model.flags(first) & Qt.ItemFlag.ItemIsUserCheckable  # locked
     answers = [False, True]
     window.ask = lambda title, text: answers.pop(0)  # type: ignore[method-assign]
     window.show()
     assert not window.close()  # "no": the import goes on
-    assert window.state is UiState.IMPORTING
+    assert window.state.phase is Phase.IMPORTING
     started = time.monotonic()
     # "yes": cancelled; the GUI thread never waits for the worker, the window stays open...
     assert not window.close()
@@ -272,7 +276,7 @@ def test_closing_during_an_import_asks_then_cancels(
     assert answers == []
     # ...and closes by itself once the import has stopped, with the worker thread stopped
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
-    assert window.state is UiState.IDLE
+    assert window.state.phase is Phase.IDLE
     assert window.runner.shutdown(0)
 
 
@@ -281,10 +285,10 @@ def test_status_bar_says_importing_while_a_queued_import_runs(
 ) -> None:
     """The import waits behind a preview refresh; once it runs, the status bar says so."""
     window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
-    qtbot.waitUntil(window.import_button.isEnabled, timeout=5000)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
     window.refresh_preview()
     with qtbot.waitSignal(window.import_finished, timeout=30_000):
-        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.target_panel.import_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.jobs.current == "import", timeout=10_000)
         qtbot.waitUntil(lambda: window.activity_label.text() == "Importing…", timeout=1000)
 
@@ -315,32 +319,32 @@ def test_cancelling_a_queued_import_returns_to_idle(
         window.jobs.job_finished, check_params_cb=lambda name: name == "import", timeout=2000
     ):
         window.cancel_import(ask=False)
-    assert window.state is UiState.IDLE
+    assert window.state.phase is Phase.IDLE
     assert window.activity_label.text() != "Cancelling…"
     assert finished == [None]
     assert "Cancelled" in window.progress.summary.text()
     assert not window.jobs.busy("import")
     release.set()
     qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=5000)
-    assert window.state is UiState.IDLE
+    assert window.state.phase is Phase.IDLE
 
 
 def test_retry_uses_the_last_runs_plan_not_the_current_fields(
     make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
 ) -> None:
     window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
-    window.preview.label_edited.emit("sub-02", "S02")
+    window.target_panel.preview.label_edited.emit("sub-02", "S02")
     for method in ("PUT", "POST"):
         xnat.faults.add("error_500_after_body", method=method, path_regex=r"_MR1/.*files", count=0)
     report = import_now(window, qtbot)
     assert {r.status for r in report.results} == {ResultStatus.FAILED}
 
     # the user moves on: another project, another label, F5, a folder removed
-    window.project_combo.setEditText("OTHER")
-    window.preview.label_edited.emit("sub-02", "ELSEWHERE")
+    window.target_panel.project_combo.setEditText("OTHER")
+    window.target_panel.preview.label_edited.emit("sub-02", "ELSEWHERE")
     shutil.rmtree(subjects_dir / "sub-03")
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
-        window.rescan_action.trigger()
+        window.actions.rescan.trigger()
     xnat.faults.clear()
     with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
         qtbot.mouseClick(window.progress.retry_button, Qt.MouseButton.LeftButton)
@@ -361,11 +365,14 @@ def test_an_unknown_project_is_never_created_by_itself(
 ) -> None:
     window = make_window()
     scan(window, qtbot, subjects_dir)
-    window.project_combo.setEditText("TYPO_PROJECT")
+    window.target_panel.project_combo.setEditText("TYPO_PROJECT")
     log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
-    assert not window.create_project_check.isChecked()
-    window.subject_model.set_checked(["sub-01"])
+    assert not window.target_panel.create_project_check.isChecked()
+    window.subjects_panel.model.set_checked(["sub-01"])
     wait_preview(window, qtbot)
-    assert not window.create_project_check.isChecked()
+    assert not window.target_panel.create_project_check.isChecked()
     # the preview says the project does not exist (and how to create it on purpose)
-    assert window.preview.status_of("TYPO_PROJECT", NodeKind.PROJECT) is NodeStatus.CONFLICT
+    assert (
+        window.target_panel.preview.status_of("TYPO_PROJECT", NodeKind.PROJECT)
+        is NodeStatus.CONFLICT
+    )

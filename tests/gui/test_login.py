@@ -36,19 +36,25 @@ def fill(dialog: LoginDialog, url: str, user: str, password: str, remember: bool
 
 
 def log_in_through_dialog(window: MainWindow, qtbot: QtBot, xnat: Any, remember: bool) -> None:
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     fill(dialog, xnat.url, xnat.user, xnat.password, remember)
     with qtbot.waitSignal(window.login_changed, timeout=10_000):
         qtbot.mouseClick(dialog.login_button, Qt.MouseButton.LeftButton)
 
 
-def settings_text(settings: Settings) -> str:
+def settings_text(settings: Settings, tmp_path: Path) -> str:
+    """The settings file as written on disk (the `settings` fixture's INI in tmp_path)."""
     settings.sync()
-    return Path(settings._qs.fileName()).read_text()
+    return (tmp_path / "settings.ini").read_text()
 
 
 def test_remember_stores_a_token_not_the_password(
-    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+    make_window: WindowFactory,
+    qtbot: QtBot,
+    xnat: Any,
+    memory_keyring: Any,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     window = make_window()
     log_in_through_dialog(window, qtbot, xnat, remember=True)
@@ -60,7 +66,7 @@ def test_remember_stores_a_token_not_the_password(
     token = json.loads(stored)
     assert token["alias"] != xnat.user
     assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
-    text = settings_text(settings)
+    text = settings_text(settings, tmp_path)
     assert xnat.password not in text
     assert token["secret"] not in text
     assert "token (not your password)" in window.message_bar.text.text()
@@ -72,7 +78,7 @@ def test_remember_stores_a_token_not_the_password(
     assert again.session.auth_user == token["alias"]
 
     with qtbot.waitSignal(again.login_changed):
-        qtbot.mouseClick(again.login_button, Qt.MouseButton.LeftButton)  # log out
+        qtbot.mouseClick(again.target_panel.login_button, Qt.MouseButton.LeftButton)  # log out
     assert again.session is None
     assert memory_keyring.store == {}
 
@@ -86,7 +92,7 @@ def test_logging_in_again_with_the_saved_login_keeps_the_token(
     token = json.loads(memory_keyring.store[key])
     assert token["type"] == "xnat-alias-token"
 
-    dialog = window.open_login_dialog()  # filled with the saved profile, no password typed
+    dialog = window.sessions.open_login_dialog()  # filled with the saved profile, no password typed
     assert dialog.url_edit.text() == xnat.url
     assert dialog.password_edit.text() == ""
     assert dialog.password_edit.placeholderText() == "saved in the system keyring"
@@ -108,7 +114,7 @@ def test_inputs_are_locked_while_connecting_and_the_result_keeps_its_server(
     make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
 ) -> None:
     window = make_window()
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     fill(dialog, xnat.url, xnat.user, xnat.password, remember=True)
     inputs = (dialog.url_edit, dialog.user_edit, dialog.password_edit, dialog.ca_edit)
     with qtbot.waitSignal(window.login_changed, timeout=10_000):
@@ -139,7 +145,7 @@ def test_test_connection_and_wrong_password(
     qtbot: QtBot, make_window: WindowFactory, xnat: Any
 ) -> None:
     window = make_window()
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     fill(dialog, xnat.url, xnat.user, xnat.password, remember=False)
     with qtbot.waitSignal(window.jobs.job_finished, timeout=10_000):
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
@@ -162,7 +168,7 @@ def test_import_pyxnat_config_moves_the_password_to_the_keyring(
     )
     window = make_window()
     with qtbot.waitSignal(window.login_changed, timeout=10_000):
-        window.open_login_dialog(config)
+        window.sessions.open_login_dialog(config)
     assert window.session is not None
     assert list(memory_keyring.store) == [(APP_ID, f"{xnat.user}@{xnat.url}")]
     message = window.message_bar.text.text()
@@ -171,10 +177,15 @@ def test_import_pyxnat_config_moves_the_password_to_the_keyring(
 
 
 def test_a_password_in_the_url_is_refused_and_never_stored(
-    make_window: WindowFactory, qtbot: QtBot, xnat: Any, memory_keyring: Any, settings: Settings
+    make_window: WindowFactory,
+    qtbot: QtBot,
+    xnat: Any,
+    memory_keyring: Any,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     window = make_window()
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     host = xnat.url.split("://", 1)[1]
     with_password = f"http://{xnat.user}:{xnat.password}@{host}"
     fill(dialog, with_password, xnat.user, xnat.password, remember=True)
@@ -184,7 +195,7 @@ def test_a_password_in_the_url_is_refused_and_never_stored(
     assert dialog.isVisible()
     assert window.session is None
     assert xnat.password not in dialog.profile.url
-    assert xnat.password not in settings_text(settings)
+    assert xnat.password not in settings_text(settings, tmp_path)
     assert memory_keyring.store == {}
 
 
@@ -204,11 +215,11 @@ def test_a_password_in_the_config_url_is_dropped(
     )
     window = make_window()
     with qtbot.waitSignal(window.login_changed, timeout=10_000):
-        window.open_login_dialog(config)
+        window.sessions.open_login_dialog(config)
     assert window.session is not None
     assert window.session.url == xnat.url
     assert xnat.password not in window.windowTitle()
-    assert xnat.password not in settings_text(settings)
+    assert xnat.password not in settings_text(settings, tmp_path)
     assert settings.profiles == [ServerProfile(xnat.url, xnat.user)]
 
 
@@ -217,7 +228,7 @@ def test_without_a_keyring_backend_nothing_is_remembered(
 ) -> None:
     keyring.set_keyring(keyring.backends.fail.Keyring())  # memory_keyring restores it
     window = make_window()
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     assert not dialog.remember_check.isEnabled()
     assert not dialog.remember_check.isChecked()
     assert "No system keyring" in dialog.remember_check.toolTip()
@@ -232,7 +243,7 @@ def test_tls_problems_are_explained(qtbot: QtBot, make_window: WindowFactory) ->
         raise TLSError("The certificate of xnat.example.org is not trusted (self-signed).")
 
     window = make_window(client_factory=untrusted)
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     fill(dialog, "https://xnat.example.org", "alice", "pw", remember=False)
     with qtbot.waitSignal(window.jobs.job_finished, timeout=10_000):
         qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
@@ -275,7 +286,7 @@ def test_remembered_servers_can_be_chosen(
     settings.remember_profile(a)
     settings.remember_profile(b)
     window = make_window()
-    dialog = window.open_login_dialog()
+    dialog = window.sessions.open_login_dialog()
     assert dialog.url_edit.text() == b.url  # the current profile
     dialog.profile_combo.setCurrentIndex(dialog.profile_combo.findText(a.title))
     assert dialog.profile == a
@@ -283,7 +294,7 @@ def test_remembered_servers_can_be_chosen(
 
 def test_server_and_user_options_fill_the_dialog(qtbot: QtBot, make_window: WindowFactory) -> None:
     window = make_window()
-    window.use_server("https://xnat.example.org/", "carol")
+    window.sessions.use_server("https://xnat.example.org/", "carol")
     dialog = window.findChild(LoginDialog)
     assert dialog is not None
     assert dialog.profile == ServerProfile("https://xnat.example.org", "carol")

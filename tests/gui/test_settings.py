@@ -31,6 +31,15 @@ def test_profiles_are_remembered_most_recent_first(settings: Settings) -> None:
     assert len(settings.profiles) == 2
 
 
+def test_a_profile_without_certificate_checking_stays_so(settings: Settings) -> None:
+    """Only a pyxnat config's `verify: false` makes one; the next start must not check."""
+    insecure = ServerProfile("https://c.example.org", "carol", insecure=True)
+    settings.remember_profile(insecure)
+    assert settings.current_profile == insecure
+    assert insecure.verify is False
+    assert ServerProfile("https://c.example.org", "carol").verify is True
+
+
 def test_values_round_trip(settings: Settings) -> None:
     settings.subjects_dir = "/data/subjects"
     settings.project = "P1"

@@ -19,8 +19,8 @@ from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.core.model import ResultStatus
 from fsxnat_gui.gui import MainWindow
-from fsxnat_gui.gui.main_window import DEMO_LABEL, UiState
 from fsxnat_gui.gui.message_bar import Level
+from fsxnat_gui.gui.ui_state import DEMO_LABEL, Phase
 
 NAMED = (
     "subjectsDirButton",
@@ -46,7 +46,7 @@ NAMED = (
 def test_constructible_with_no_arguments(qtbot: QtBot) -> None:
     window = MainWindow()
     qtbot.addWidget(window)
-    assert window.state is UiState.IDLE
+    assert window.state.phase is Phase.IDLE
     assert not window.windowIcon().isNull()
     assert window.demo_bar.isVisibleTo(window)  # no server configured: the demo is offered
     assert window.close()
@@ -64,11 +64,11 @@ def test_controls_have_object_and_accessible_names(make_window: WindowFactory) -
 def test_main_actions_have_shortcuts(make_window: WindowFactory) -> None:
     window = make_window()
     shortcuts = {
-        window.open_action: "Ctrl+O",
-        window.import_action: "Ctrl+I",
-        window.login_action: "Ctrl+L",
-        window.rescan_action: "F5",
-        window.cancel_action: "Esc",
+        window.actions.open: "Ctrl+O",
+        window.actions.import_: "Ctrl+I",
+        window.actions.login: "Ctrl+L",
+        window.actions.rescan: "F5",
+        window.actions.cancel: "Esc",
     }
     for action, keys in shortcuts.items():
         assert action.shortcut().toString() == keys
@@ -80,12 +80,12 @@ def test_drop_a_subjects_dir(
     window = make_window()
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
         drop(qtbot, window, [subjects_dir])
-    names = [s.name for s in window.subject_model.subjects]
+    names = [s.name for s in window.subjects_panel.model.subjects]
     assert {"sub-01", "sub-02", "sub-03", "sub-04", "sub-05", "fsaverage"} <= set(names)
-    assert window.root_label.text() == str(subjects_dir)
+    assert window.subjects_panel.root_label.text() == str(subjects_dir)
     assert window.settings.subjects_dir == str(subjects_dir)
-    assert all(s.files is not None for s in window.subject_model.subjects if s.eligible)
-    qtbot.waitUntil(lambda: "scanning" not in window.subjects_summary.text(), timeout=2000)
+    assert all(s.files is not None for s in window.subjects_panel.model.subjects if s.eligible)
+    qtbot.waitUntil(lambda: "scanning" not in window.subjects_panel.summary.text(), timeout=2000)
 
 
 def test_drop_several_subject_folders_checks_them(
@@ -98,8 +98,8 @@ def test_drop_several_subject_folders_checks_them(
             window,
             [subjects_dir / "sub-01", subjects_dir / "sub-02", subjects_dir / "sub-04"],
         )
-    assert [s.name for s in window.subject_model.subjects] == ["sub-01", "sub-02", "sub-04"]
-    assert [s.name for s in window.subject_model.checked()] == ["sub-01", "sub-02"]
+    assert [s.name for s in window.subjects_panel.model.subjects] == ["sub-01", "sub-02", "sub-04"]
+    assert [s.name for s in window.subjects_panel.model.checked()] == ["sub-01", "sub-02"]
 
 
 def test_dropping_files_and_non_subjects_explains(
@@ -117,7 +117,7 @@ def test_dropping_files_and_non_subjects_explains(
     text = window.message_bar.text.text()
     assert "notes.txt" in text
     assert "empty-folder" in text
-    assert [s.name for s in window.subject_model.subjects] == ["sub-01"]
+    assert [s.name for s in window.subjects_panel.model.subjects] == ["sub-01"]
 
 
 def test_text_drags_are_refused(make_window: WindowFactory) -> None:
@@ -132,21 +132,21 @@ def test_selection_buttons_follow_the_rules(
 ) -> None:
     window = make_window()
     scan(window, qtbot, subjects_dir)
-    checked = lambda: [s.name for s in window.subject_model.checked()]  # noqa: E731
+    checked = lambda: [s.name for s in window.subjects_panel.model.checked()]  # noqa: E731
     assert checked() == []
-    qtbot.mouseClick(window.select_importable_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.subjects_panel.select_importable_button, Qt.MouseButton.LeftButton)
     assert checked() == ["sub-01", "sub-02", "sub-03"]
-    window.filter_edit.setText("sub-02")
-    qtbot.mouseClick(window.select_none_button, Qt.MouseButton.LeftButton)
+    window.subjects_panel.filter_edit.setText("sub-02")
+    qtbot.mouseClick(window.subjects_panel.select_none_button, Qt.MouseButton.LeftButton)
     assert checked() == ["sub-01", "sub-03"]
-    window.filter_edit.setText("sub-0")
-    qtbot.mouseClick(window.select_none_button, Qt.MouseButton.LeftButton)
+    window.subjects_panel.filter_edit.setText("sub-0")
+    qtbot.mouseClick(window.subjects_panel.select_none_button, Qt.MouseButton.LeftButton)
     assert checked() == []
-    qtbot.mouseClick(window.select_all_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.subjects_panel.select_all_button, Qt.MouseButton.LeftButton)
     assert checked() == ["sub-01", "sub-02", "sub-03"]  # sub-04/05 shown but not importable
-    assert "Import 3 subjects" in window.import_button.text()
-    assert not window.import_button.isEnabled()  # not logged in
-    assert "Log in" in window.import_button.toolTip()
+    assert "Import 3 subjects" in window.target_panel.import_button.text()
+    assert not window.target_panel.import_button.isEnabled()  # not logged in
+    assert "Log in" in window.target_panel.import_button.toolTip()
 
 
 def test_demo_mode_starts_and_imports_the_sample_subjects(
@@ -154,20 +154,20 @@ def test_demo_mode_starts_and_imports_the_sample_subjects(
 ) -> None:
     window = make_window()
     with qtbot.waitSignals([window.demo_ready, window.scan_completed], timeout=30_000):
-        qtbot.mouseClick(window.demo_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.demo_bar.demo_button, Qt.MouseButton.LeftButton)
     assert DEMO_LABEL in window.windowTitle()
     assert DEMO_LABEL in window.login_state_label.text()
     assert window.session is not None
     assert window.session.demo
-    assert window.project_combo.currentText() == "DEMO"
+    assert window.target_panel.project_combo.currentText() == "DEMO"
     assert not window.demo_bar.isVisibleTo(window)
     assert not window.settings.profiles  # the demo server is never remembered
-    checked = [s.name for s in window.subject_model.checked()]
+    checked = [s.name for s in window.subjects_panel.model.checked()]
     assert checked
-    assert all(s.eligible for s in window.subject_model.checked())
-    qtbot.waitUntil(lambda: window.import_button.isEnabled(), timeout=10_000)
+    assert all(s.eligible for s in window.subjects_panel.model.checked())
+    qtbot.waitUntil(lambda: window.target_panel.import_button.isEnabled(), timeout=10_000)
     with qtbot.waitSignal(window.import_finished, timeout=60_000) as blocker:
-        qtbot.mouseClick(window.import_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.target_panel.import_button, Qt.MouseButton.LeftButton)
     report = blocker.args[0]
     assert [r.status for r in report.results] == [ResultStatus.IMPORTED] * len(checked)
 
@@ -195,7 +195,7 @@ def test_smoke_test_exits_zero(tmp_path: Path) -> None:
 def test_command_line_options() -> None:
     from fsxnat_gui.app import parse_args
 
-    args = parse_args(
+    args, qt_args = parse_args(
         [
             "--subjects-dir",
             "/data/subjects",
@@ -205,6 +205,8 @@ def test_command_line_options() -> None:
             "alice",
             "--project",
             "P1",
+            "-style",
+            "fusion",
         ]
     )
     assert (args.subjects_dir, args.server, args.user, args.project) == (
@@ -213,8 +215,9 @@ def test_command_line_options() -> None:
         "alice",
         "P1",
     )
-    assert parse_args(["--demo"]).demo
-    assert parse_args(["--smoke-test"]).smoke_test
+    assert qt_args == ["-style", "fusion"]  # Qt's own options go to QApplication
+    assert parse_args(["--demo"])[0].demo
+    assert parse_args(["--smoke-test"])[0].smoke_test
 
 
 def test_rescan_keeps_the_ticks_and_edited_labels(
@@ -222,22 +225,29 @@ def test_rescan_keeps_the_ticks_and_edited_labels(
 ) -> None:
     window = make_window()
     scan(window, qtbot, subjects_dir)
-    window.subject_model.set_checked(["sub-01", "sub-02", "sub-03"])
-    window.preview.label_edited.emit("sub-01", "S01")  # as a double-click edit in the preview
+    window.subjects_panel.model.set_checked(["sub-01", "sub-02", "sub-03"])
+    preview = window.target_panel.preview
+    preview.label_edited.emit("sub-01", "S01")  # as a double-click edit in the preview
     shutil.rmtree(subjects_dir / "sub-03")  # gone by the rescan
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
-        window.rescan_action.trigger()
-    assert sorted(s.name for s in window.subject_model.checked()) == ["sub-01", "sub-02"]
+        window.actions.rescan.trigger()
+    assert sorted(s.name for s in window.subjects_panel.model.checked()) == ["sub-01", "sub-02"]
+    assert preview_labels(window, qtbot) == {"sub-01": "S01", "sub-02": "sub-02"}
+
+    # choosing a folder (not a rescan) starts afresh: no ticks, no edited labels
+    scan(window, qtbot, subjects_dir)
+    assert window.subjects_panel.model.checked() == []
+    window.subjects_panel.model.set_checked(["sub-01"])
+    assert preview_labels(window, qtbot) == {"sub-01": "sub-01"}
+
+
+def preview_labels(window: MainWindow, qtbot: QtBot) -> dict[str, str]:
+    """Folder -> XNAT subject label, as the preview shows them."""
     with qtbot.waitSignal(window.preview_updated, timeout=10_000):
         window.refresh_preview()
-    assert window._plan is not None
-    labels = {i.subject.name: i.subject_label for i in window._plan.items}
-    assert labels == {"sub-01": "S01", "sub-02": "sub-02"}
-
-    # choosing a folder (not a rescan) starts afresh
-    scan(window, qtbot, subjects_dir)
-    assert window.subject_model.checked() == []
-    assert window._overrides == {}
+    root = window.target_panel.preview.root
+    assert root is not None
+    return {node.source or "": node.label for node in root.children}
 
 
 def test_a_single_dropped_subject_is_checked(
@@ -246,8 +256,8 @@ def test_a_single_dropped_subject_is_checked(
     window = make_window()
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
         drop(qtbot, window, [subjects_dir / "sub-02"])
-    assert [s.name for s in window.subject_model.subjects] == ["sub-02"]
-    assert [s.name for s in window.subject_model.checked()] == ["sub-02"]
+    assert [s.name for s in window.subjects_panel.model.subjects] == ["sub-02"]
+    assert [s.name for s in window.subjects_panel.model.checked()] == ["sub-02"]
 
 
 def test_folders_dropped_during_another_scan_are_checked(
@@ -259,8 +269,8 @@ def test_folders_dropped_during_another_scan_are_checked(
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
         drop(qtbot, window, [subjects_dir / "sub-01", subjects_dir / "sub-03"])
     qtbot.waitUntil(lambda: not window.jobs.busy("scan"), timeout=10_000)
-    assert [s.name for s in window.subject_model.subjects] == ["sub-01", "sub-03"]
-    assert [s.name for s in window.subject_model.checked()] == ["sub-01", "sub-03"]
+    assert [s.name for s in window.subjects_panel.model.subjects] == ["sub-01", "sub-03"]
+    assert [s.name for s in window.subjects_panel.model.checked()] == ["sub-01", "sub-03"]
 
 
 def _serving(url: str) -> bool:
@@ -278,17 +288,17 @@ def test_the_demo_server_stops_when_the_demo_session_ends(
 ) -> None:
     window = make_window()
     with qtbot.waitSignals([window.demo_ready, window.scan_completed], timeout=30_000):
-        window.start_demo()
+        window.sessions.start_demo()
     assert window.session is not None
     demo_url = window.session.url
     assert _serving(demo_url)
     with qtbot.waitSignal(window.login_changed, timeout=5000):
-        window.log_out()
+        window.sessions.log_out()
     assert not _serving(demo_url)
 
     # again, then switching to a real server ends it too
     with qtbot.waitSignals([window.demo_ready, window.scan_completed], timeout=30_000):
-        window.start_demo()
+        window.sessions.start_demo()
     assert window.session is not None
     demo_url = window.session.url
     assert _serving(demo_url)

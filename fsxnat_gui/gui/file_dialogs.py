@@ -1,0 +1,32 @@
+"""The window's file choosers (None when the user cancels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+
+def choose_subjects_dir(parent: QWidget, start: str) -> Path | None:
+    path = QFileDialog.getExistingDirectory(parent, "Choose the SUBJECTS_DIR", start)
+    return Path(path) if path else None
+
+
+def choose_pyxnat_config(parent: QWidget) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(
+        parent,
+        "Import pyxnat config",
+        str(Path.home()),
+        "pyxnat config (*.cfg *.json);;All files (*)",
+    )
+    return Path(path) if path else None
+
+
+def choose_report_file(parent: QWidget) -> Path | None:
+    path, _ = QFileDialog.getSaveFileName(
+        parent,
+        "Save the import report",
+        str(Path.home() / "fsxnat-import-report.json"),
+        "JSON (*.json);;CSV (*.csv)",
+    )
+    return Path(path) if path else None
