@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 from fsxnat_gui import __version__
 from fsxnat_gui.core import credentials, report, scan
+from fsxnat_gui.core.compare import compare
 from fsxnat_gui.core.errors import FsXnatError, LabelError
 from fsxnat_gui.core.jobs import run_import
 from fsxnat_gui.core.login import Credentials, insecure_warning, make_client, saved_credentials
@@ -47,7 +48,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import blocking_reasons, compare, make_plan, resource_label
+from fsxnat_gui.core.plan import blocking_reasons, make_plan, resource_label
 from fsxnat_gui.core.pyxnat_config import read_config
 from fsxnat_gui.core.units import human_bytes, human_duration
 from fsxnat_gui.core.xnat import XnatClient

@@ -29,36 +29,14 @@ import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
 from fsxnat_gui.core.errors import LabelError
 from fsxnat_gui.core.labels import label_problem, sanitize
-from fsxnat_gui.core.model import LongRole, RemoteExperiment, Subject
+from fsxnat_gui.core.model import Assignment, How, Level, LongRole, RemoteExperiment, Subject
 
 PLACEHOLDERS = ("subject", "folder", "session")
 LONG_SUFFIX = "_LONG"
 BASE_SUFFIX = "_BASE"
-
-
-class Level(Enum):
-    """Where a resource hangs: on an experiment (MR session) or on the subject itself."""
-
-    EXPERIMENT = "experiment"
-    SUBJECT = "subject"
-
-
-class How(Enum):
-    """How a destination was found: the report's and the mapping file's `match` column."""
-
-    SESSION_LABEL = "session label"  # an MR session labelled like the folder
-    TEMPLATE = "experiment template"  # the subject's session named by the template
-    ONLY_SESSION = "subject label"  # the only MR session of the subject labelled like the folder
-    NEW_SESSION = "new session"  # the subject exists with no MR session (or one was chosen new)
-    NEW_SUBJECT = "new subject"  # nothing matched
-    TIME_POINT = "time point"  # a longitudinal run or a base, through its time point(s)
-    MAPPED = "mapping"  # a mapping row (file or a choice in the window)
-    AMBIGUOUS = "ambiguous"  # several candidate sessions: someone must choose
-    REFUSED = "refused"  # nothing may be written (existing-only, unresolvable base, ...)
 
 
 @dataclass(frozen=True)
@@ -100,15 +78,6 @@ class Rules:
     experiment_template: str = "{subject}_MR1"
     existing_only: bool = False
     folder_pattern: re.Pattern[str] | None = None
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """A mapping row: the values given win over matching; "" means "match it"."""
-
-    subject: str = ""
-    experiment: str = ""
-    resource: str = ""
 
 
 @dataclass(frozen=True)

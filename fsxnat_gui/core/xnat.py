@@ -285,7 +285,7 @@ class XnatClient:
         rows = self._http.result_set(
             f"/data/projects/{seg(project)}/experiments",
             f"list the experiments of {project}",
-            columns="ID,label,project,subject_ID",
+            columns="ID,label,project,subject_ID,xsiType",
         )
         experiments: dict[str, RemoteExperiment] = {}
         for r in rows:
@@ -296,6 +296,7 @@ class XnatClient:
                 label=r["label"],
                 subject_id=r.get("subject_ID", ""),
                 project=r.get("project") or project,
+                xsi_type=r.get("xsiType", "") or "",
             )
         return experiments
 
@@ -353,10 +354,16 @@ class XnatClient:
         return f"{_experiment_path(project, experiment)}/resources/{seg(resource)}"
 
     def list_resources(self, project: str, experiment: str) -> list[RemoteResource]:
-        rows = self._http.result_set(
-            f"{_experiment_path(project, experiment)}/resources",
-            f"list the resources of {experiment}",
+        return self._resources(f"{_experiment_path(project, experiment)}/resources", experiment)
+
+    def list_subject_resources(self, project: str, subject: str) -> list[RemoteResource]:
+        """The subject-level resources of a subject (xnat-rest.md §3; a longitudinal base's)."""
+        return self._resources(
+            f"/data/projects/{seg(project)}/subjects/{seg(subject)}/resources", subject
         )
+
+    def _resources(self, path: str, owner: str) -> list[RemoteResource]:
+        rows = self._http.result_set(path, f"list the resources of {owner}")
         return [
             RemoteResource(
                 label=r["label"],

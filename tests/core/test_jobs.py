@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core.compare import compare
 from fsxnat_gui.core.jobs import Event, run_import
 from fsxnat_gui.core.model import (
     ImportPlan,
@@ -26,7 +27,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import compare, make_plan
+from fsxnat_gui.core.plan import make_plan
 from fsxnat_gui.core.subject_import import file_differences
 from fsxnat_gui.core.xnat import XnatClient
 
