@@ -1,7 +1,8 @@
 """The reviewable mapping file: which folder goes to which subject, experiment and resource.
 
 CSV with the header `folder,subject,experiment,resource`. The written file adds a `match` column
-saying why (a sentence); extra columns are ignored on input, so a spreadsheet's notes survive.
+saying why (a sentence); extra columns are ignored on input, so a spreadsheet's notes survive,
+except an optional `on_existing` (skip, replace or fail): that row's existing-resource policy.
 An empty `experiment` means "undecided" for a session-level row (an ambiguous match) and
 "the subject itself" for a base (subject-level) row. Empty values are matched as usual; given
 values win over matching (archive-conventions.md §2: the spreadsheet is the review step).
@@ -19,9 +20,12 @@ from pathlib import Path
 
 from fsxnat_gui.core.errors import FsXnatError
 from fsxnat_gui.core.labels import label_problem
-from fsxnat_gui.core.matching import ArchiveIndex, Assignment, Destination
+from fsxnat_gui.core.matching import ArchiveIndex
+from fsxnat_gui.core.model import Assignment, OnExisting, PlanItem
 
 COLUMNS = ("folder", "subject", "experiment", "resource")
+POLICY = "on_existing"
+_POLICIES = {p.value: p for p in OnExisting}
 WRITTEN = (*COLUMNS, "match")
 
 
@@ -29,7 +33,7 @@ class MappingError(FsXnatError):
     """The mapping file cannot be used; the message names the file and the line."""
 
 
-def write_mapping(destinations: Iterable[Destination], path: Path) -> None:
+def write_mapping(items: Iterable[PlanItem], path: Path) -> None:
     """Write the proposal, one row per folder (atomically: a failure leaves no half file)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=".mapping-", suffix=".csv", dir=path.parent or ".")
@@ -37,8 +41,10 @@ def write_mapping(destinations: Iterable[Destination], path: Path) -> None:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(WRITTEN)
-            for d in destinations:
-                writer.writerow((d.folder, d.subject, d.experiment, d.resource, d.reason))
+            for i in items:
+                why = i.held or i.match
+                row = (i.subject.name, i.subject_label, i.experiment_label, i.resource_label, why)
+                writer.writerow(row)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -78,7 +84,7 @@ def _rows(
             f"{path.name}, line 1: the header lacks {', '.join(missing)}; "
             f"it must name the columns {','.join(COLUMNS)}"
         )
-    at = {c: header.index(c) for c in COLUMNS}
+    at = {c: header.index(c) for c in (*COLUMNS, POLICY) if c in header}
     out: dict[str, Assignment] = {}
     for number, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
@@ -96,7 +102,14 @@ def _rows(
                 raise MappingError(f"{where}: {column} {problem}")
         if index is not None:
             _check_owner(where, values, index)
-        out[folder] = Assignment(values["subject"], values["experiment"], values["resource"])
+        policy = values.get(POLICY, "").lower()
+        if policy and policy not in _POLICIES:
+            raise MappingError(
+                f"{where}: on_existing '{policy}' is not one of {', '.join(_POLICIES)}"
+            )
+        out[folder] = Assignment(
+            values["subject"], values["experiment"], values["resource"], _POLICIES.get(policy)
+        )
     return out
 
 

@@ -1,6 +1,7 @@
 """The run report (the verification receipt) as JSON and CSV.
 
-One row per subject: status, whether the subject is on the server as the local folder holds it
+One row per folder: where it went (subject label, experiment, resource, level: experiment or
+subject) and why (`match`), status, whether the subject is on the server as the local folder holds it
 (`verified`: `SubjectResult.on_server`), the XNAT URIs, files, bytes, the error; `ok` when every
 subject is. A report never holds a secret: the server URL is written without
 any user:password part it might carry.
@@ -21,6 +22,12 @@ log = logging.getLogger(__name__)
 
 COLUMNS = (
     "subject",
+    "folder",
+    "subject_label",
+    "experiment",
+    "resource",
+    "level",
+    "match",
     "status",
     "verified",
     "files",
@@ -44,7 +51,13 @@ def _public_url(url: str) -> str:
 
 def result_to_dict(result: SubjectResult) -> dict[str, Any]:
     return {
-        "subject": result.subject,
+        "subject": result.subject,  # the folder name, as before the destination columns
+        "folder": result.subject,
+        "subject_label": result.subject_label,
+        "experiment": result.experiment,  # "" for a subject-level resource
+        "resource": result.resource,
+        "level": result.level.value,
+        "match": result.match,
         "status": result.status.value,
         "verified": result.on_server,
         "files": result.files,

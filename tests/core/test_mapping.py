@@ -8,7 +8,8 @@ import pytest
 from archive_helpers import REAL, base, folder, long_run
 
 from fsxnat_gui.core.mapping import MappingError, read_mapping, write_mapping
-from fsxnat_gui.core.matching import Assignment, Rules, resolve
+from fsxnat_gui.core.model import Assignment, OnExisting, Target
+from fsxnat_gui.core.plan import make_plan
 
 FOLDERS = ["CAPS_001", "CAPS_003", "CAPS_001_base", "CAPS_001.long.CAPS_001_base"]
 
@@ -23,9 +24,9 @@ def subjects() -> list:
 
 
 def test_written_proposal_reads_back_to_the_same_destinations(tmp_path: Path) -> None:
-    proposal = resolve(subjects(), REAL, Rules())
+    proposal = make_plan(subjects(), Target("REAL"), index=REAL).items
     path = tmp_path / "map.csv"
-    write_mapping(proposal.values(), path)
+    write_mapping(proposal, path)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "folder,subject,experiment,resource,match"
     assert lines[1].startswith(
@@ -35,23 +36,35 @@ def test_written_proposal_reads_back_to_the_same_destinations(tmp_path: Path) ->
     assert lines[3].startswith("CAPS_001_base,CAPS_001,,FREESURFER7_BASE,")  # subject level
     rows = read_mapping(path, FOLDERS, REAL)
     assert rows["CAPS_003"] == Assignment("CAPS_003", "", "FREESURFER7")
-    again = resolve(subjects(), REAL, Rules(), rows)
-    assert [(d.subject, d.experiment, d.resource, d.ok) for d in again.values()] == [
-        (d.subject, d.experiment, d.resource, d.ok) for d in proposal.values()
+    again = make_plan(subjects(), Target("REAL"), rows, index=REAL).items
+    assert [(i.subject_label, i.experiment_label, i.resource_label, i.ok) for i in again] == [
+        (i.subject_label, i.experiment_label, i.resource_label, i.ok) for i in proposal
     ]
 
 
 def test_an_edited_row_resolves_the_ambiguous_folder(tmp_path: Path) -> None:
     path = tmp_path / "map.csv"
-    write_mapping(resolve(subjects(), REAL, Rules()).values(), path)
+    write_mapping(make_plan(subjects(), Target("REAL"), index=REAL).items, path)
     text = path.read_text(encoding="utf-8").replace(
         "CAPS_003,CAPS_003,,", "CAPS_003,CAPS_003,CAPS_003_MR_20200401,"
     )
     path.write_text(text + "\n", encoding="utf-8")  # a trailing blank line is fine
     rows = read_mapping(path, FOLDERS, REAL)
-    d = resolve(subjects(), REAL, Rules(), rows)["CAPS_003"]
-    assert d.ok
-    assert d.experiment == "CAPS_003_MR_20200401"
+    item = make_plan(subjects(), Target("REAL"), rows, index=REAL).items[1]
+    assert item.ok
+    assert item.experiment_label == "CAPS_003_MR_20200401"
+
+
+def test_a_row_may_carry_its_own_existing_resource_policy(tmp_path: Path) -> None:
+    path = tmp_path / "map.csv"
+    path.write_text("folder,subject,experiment,resource,on_existing\nCAPS_001,,,,Replace\n")
+    rows = read_mapping(path, FOLDERS, REAL)
+    assert rows["CAPS_001"] == Assignment(on_existing=OnExisting.REPLACE)
+    item = make_plan(subjects(), Target("REAL"), rows, index=REAL).items[0]
+    assert item.on_existing is OnExisting.REPLACE
+    path.write_text("folder,subject,experiment,resource,on_existing\nCAPS_001,,,,maybe\n")
+    with pytest.raises(MappingError, match="line 2: on_existing 'maybe'"):
+        read_mapping(path, FOLDERS, REAL)
 
 
 def test_extra_columns_and_a_spreadsheet_bom_are_accepted(tmp_path: Path) -> None:
