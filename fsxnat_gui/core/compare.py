@@ -54,17 +54,22 @@ def fetch_index(client: PlanClient, project: str) -> ArchiveIndex:
 
 
 def compare(
-    plan: ImportPlan, client: PlanClient, cancel: threading.Event | None = None
+    plan: ImportPlan,
+    client: PlanClient,
+    cancel: threading.Event | None = None,
+    *,
+    index: ArchiveIndex | None = None,
 ) -> ImportPlan:
     """The plan matched against the project (its folders, target and assignments kept) with
-    `tree` set from what the server holds. XnatError other than PermissionDenied propagates
-    (network, auth); Cancelled when `cancel` is set."""
+    `tree` set from what the server holds; `index` when the caller already listed the project.
+    XnatError other than PermissionDenied propagates (network, auth); Cancelled when `cancel`
+    is set."""
     target = plan.target
     project = target.project
     if label_problem(project):
         return dataclasses.replace(plan, tree=offline_tree(plan))
     try:
-        index = fetch_index(client, project)
+        index = index or fetch_index(client, project)
     except PermissionDenied as exc:
         children = offline_tree(plan).children
         node = PlanNode(NodeKind.PROJECT, project, NodeStatus.CONFLICT, str(exc), None, children)
@@ -109,10 +114,7 @@ def _compare_item(
     remote = index.experiment(item.experiment_label)
     if remote is None:
         new = (NodeStatus.NEW, local_size(item.subject))
-        note = (
-            f"new MR session under existing subject {item.subject_label}" if subject_exists else ""
-        )
-        return item_node(item, subject_status, (NodeStatus.NEW, note), new)
+        return item_node(item, subject_status, (NodeStatus.NEW, ""), new)  # detail: item.match
     owner = index.subject_label(remote.subject_id)
     if owner != item.subject_label:
         detail = (

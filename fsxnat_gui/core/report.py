@@ -1,9 +1,9 @@
 """The run report (the verification receipt) as JSON and CSV.
 
 One row per folder: where it went (subject label, experiment, resource, level: experiment or
-subject) and why (`match`), status, whether the subject is on the server as the local folder holds it
-(`verified`: `SubjectResult.on_server`), the XNAT URIs, files, bytes, the error; `ok` when every
-subject is. A report never holds a secret: the server URL is written without
+subject) and why (`match`), status, whether the subject is on the server as the local folder
+holds it (`verified`: `SubjectResult.on_server`), the XNAT URIs, files, bytes, the error; `ok`
+when every subject is. A report never holds a secret: the server URL is written without
 any user:password part it might carry.
 """
 
@@ -22,12 +22,6 @@ log = logging.getLogger(__name__)
 
 COLUMNS = (
     "subject",
-    "folder",
-    "subject_label",
-    "experiment",
-    "resource",
-    "level",
-    "match",
     "status",
     "verified",
     "files",
@@ -38,6 +32,13 @@ COLUMNS = (
     "seconds",
     "detail",
     "error",
+    # where the folder went and why (after the older columns, which keep their places)
+    "folder",
+    "subject_label",
+    "experiment",
+    "resource",
+    "level",
+    "match",
 )
 
 
@@ -51,13 +52,7 @@ def _public_url(url: str) -> str:
 
 def result_to_dict(result: SubjectResult) -> dict[str, Any]:
     return {
-        "subject": result.subject,  # the folder name, as before the destination columns
-        "folder": result.subject,
-        "subject_label": result.subject_label,
-        "experiment": result.experiment,  # "" for a subject-level resource
-        "resource": result.resource,
-        "level": result.level.value,
-        "match": result.match,
+        "subject": result.subject,  # the folder name (also `folder`)
         "status": result.status.value,
         "verified": result.on_server,
         "files": result.files,
@@ -68,6 +63,12 @@ def result_to_dict(result: SubjectResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "detail": result.detail,
         "error": result.error,
+        "folder": result.subject,
+        "subject_label": result.subject_label,
+        "experiment": result.experiment,  # "" for a subject-level resource
+        "resource": result.resource,
+        "level": result.level.value,
+        "match": result.match,
     }
 
 
