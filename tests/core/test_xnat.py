@@ -36,6 +36,7 @@ import pytest
 from fsxnat_gui import USER_AGENT
 from fsxnat_gui.core import errors
 from fsxnat_gui.core.model import RemoteExperiment, ServerInfo
+from fsxnat_gui.core.transport import CallPolicy
 from fsxnat_gui.core.xnat import XnatClient, experiment_web_url
 
 LocalServer = Any  # the `xnat` fixture of tests/conftest.py
@@ -649,8 +650,8 @@ def make_zip(path: Path, files: dict[str, bytes]) -> Path:
 
 
 @pytest.fixture
-def owner(xnat: LocalServer) -> Iterator[XnatClient]:
-    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0)) as client:
+def owner(xnat: LocalServer, fast: CallPolicy) -> Iterator[XnatClient]:
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0), policy=fast) as client:
         client.login()
         yield client
 
@@ -722,11 +723,17 @@ def test_labels_the_server_refuses_are_named(owner: XnatClient) -> None:
 
 
 def test_a_server_error_is_never_read_as_missing(owner: XnatClient, xnat: LocalServer) -> None:
-    xnat.faults.add("error_500_after_body", method="GET", path_regex=r"^/data/projects/P1$")
+    """A 500 that never clears: tried again (as many times as the policy says), then an error,
+    never "does not exist"."""
+    xnat.faults.add(
+        "error_500_after_body", method="GET", path_regex=r"^/data/projects/P1$", count=0
+    )
     with pytest.raises(errors.ServerError) as info:
         owner.project_exists("P1")
     assert info.value.transient
     assert_clean(info.value)
+    tries = [r for r in xnat.faults.requests if r.path == "/data/projects/P1"]
+    assert [r.status for r in tries] == [500, 500, 500]
 
 
 def test_read_only_user_is_refused_with_the_servers_message(xnat: LocalServer) -> None:
