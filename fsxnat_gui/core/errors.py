@@ -3,6 +3,8 @@ secret (passwords and tokens are never formatted into an exception)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class FsXnatError(Exception):
     """Base class: str(exc) is a complete, actionable sentence."""
@@ -23,6 +25,16 @@ class LabelError(FsXnatError):
 
 class ArchiveError(FsXnatError):
     """Zipping failed (unreadable file, disk full, ...)."""
+
+
+class NoSpace(ArchiveError):  # noqa: N818
+    """Not enough free space in the temporary `folder` for a zip of about `needed` bytes (the
+    front ends name their way to choose another folder: --temp-dir, the window's setting)."""
+
+    def __init__(self, message: str, *, folder: Path, needed: int) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.needed = needed
 
 
 class ChangedOnDisk(ArchiveError):  # noqa: N818

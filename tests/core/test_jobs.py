@@ -340,8 +340,11 @@ def test_cancel_mid_upload(
     deadline = time.monotonic() + 5  # let the server finish with the abandoned request
     while time.monotonic() < deadline and not uploads(xnat):
         time.sleep(0.05)
-    labels = [x.label for x in client.list_resources(PROJECT, "sub-01_MR1")]
-    assert RESOURCE not in labels, "no partial resource left by this run"
+    assert "sub-01_MR1" not in client.list_experiments(PROJECT), "nothing left by this run"
+    assert "sub-01" not in client.list_subjects(PROJECT)
+    detail = r.results["sub-01"].detail
+    assert "the experiment sub-01_MR1 created by this run was deleted" in detail
+    assert "the subject sub-01 created by this run was deleted" in detail
 
 
 # --- zipping the next subject during an upload ---------------------------------------------------
