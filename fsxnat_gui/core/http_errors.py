@@ -188,8 +188,8 @@ def status_error(
         size = f" of {body_size / _MB:,.1f} MB" if body_size else ""
         return TooLarge(
             f"The server refused the request{size} as too large (HTTP 413) when trying to "
-            f"{what}: a proxy in front of XNAT limits the size of a request body (nginx: "
-            "client_max_body_size); ask the server's administrators to raise the limit.",
+            f"{what}: the body-size limit of a proxy in front of XNAT (nginx: "
+            "client_max_body_size) is below it; ask the server's administrators to raise it.",
             status,
             size=body_size or 0,
         )

@@ -65,6 +65,6 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every given secret and every quoted credential replaced by ***."""
     for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True):
         text = text.replace(secret, HIDDEN)
-    text = _HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", text)
+    text = _HEADER.sub(HIDDEN, text)  # the header's name too: a message never shows a header
     text = _BASIC.sub(lambda m: f"{m.group(1)} {HIDDEN}", text)
     return _SESSION.sub(lambda m: f"{m.group(1)}={HIDDEN}", text)

@@ -107,6 +107,7 @@ def _write(path: Path, text: str) -> None:
     temp: str | None = None
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(temp, 0o644)  # as a file written in place (mkstemp makes it private)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
