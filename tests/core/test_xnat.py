@@ -1002,9 +1002,9 @@ def test_a_ca_bundle_that_is_not_a_pem_file(
 
 def test_a_host_name_mismatch_is_said_in_full(tls_server: Scripted, certs: Certs) -> None:
     url = tls_server.url.replace("127.0.0.1", "localhost")
-    with XnatClient(url, "alice", PASSWORD, verify=str(certs.ca), timeout=(2.0, 5.0)) as client:
-        with pytest.raises(errors.TLSError) as info:
-            client.login()
+    client = XnatClient(url, "alice", PASSWORD, verify=str(certs.ca), timeout=(2.0, 5.0))
+    with client, pytest.raises(errors.TLSError) as info:
+        client.login()
     assert info.value.kind == "hostname"
     assert "another host name" in str(info.value)
     assert "'localhost'" in str(info.value), "the host name the certificate does not cover"
