@@ -180,6 +180,19 @@ class UploadBody:
 # --- the transport ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One call as `request` was asked for it."""
+
+    method: str
+    path: str
+    what: str
+    params: Mapping[str, str] | None
+    data: bytes | UploadBody | None
+    headers: Mapping[str, str] | None
+    short: bool  # clean-up: short timeouts, one try, never on a helper thread
+
+
 class _Retry(Exception):  # noqa: N818 - internal: a failure worth another try
     def __init__(self, error: XnatError, wait: float | None = None) -> None:
         super().__init__(str(error))
@@ -295,9 +308,10 @@ class Transport:
         upload = isinstance(data, UploadBody)
         short = short or (self.cancel is not None and self.cancel.is_set())
         attempts = 1 if upload or short or not retry else max(1, self.policy.attempts)
+        call = _Call(method, path, what, params, data, headers, short)
         for attempt in range(1, attempts + 1):
             try:
-                response = self._attempt(method, path, what, params, data, headers, short)
+                response = self._attempt(call)
                 if response.status_code in RETRY_STATUSES and attempt < attempts:
                     error = self._status_error(response, what, data)
                     raise _Retry(error, retry_after(response))
@@ -334,24 +348,15 @@ class Transport:
         elif self.cancel.wait(pause):
             raise Cancelled()
 
-    def _attempt(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        params: Mapping[str, str] | None,
-        data: bytes | UploadBody | None,
-        headers: Mapping[str, str] | None,
-        short: bool,
-    ) -> requests.Response:
+    def _attempt(self, call: _Call) -> requests.Response:
         """One exchange; with a cancel event bound, on a helper thread that is abandoned (not
         waited for) once the event is set. An upload is stopped by its body instead."""
 
         def exchange() -> requests.Response:
-            return self._exchange(method, path, what, params, data, headers, short)
+            return self._exchange(call)
 
         cancel = self.cancel
-        if cancel is None or short or isinstance(data, UploadBody):
+        if cancel is None or call.short or isinstance(call.data, UploadBody):
             return exchange()
         outcome: list[requests.Response | BaseException] = []
         done = threading.Event()
@@ -367,36 +372,27 @@ class Transport:
         threading.Thread(target=run, name="fsxnat-call", daemon=True).start()
         while not done.wait(_POLL):
             if cancel.is_set():
-                log.info("%s %s abandoned: the run was cancelled", method, path)
+                log.info("%s %s abandoned: the run was cancelled", call.method, call.path)
                 raise Abandoned()
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
         return result
 
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        params: Mapping[str, str] | None,
-        data: bytes | UploadBody | None,
-        headers: Mapping[str, str] | None,
-        short: bool,
-    ) -> requests.Response:
+    def _exchange(self, call: _Call) -> requests.Response:
         """The request, and once more without the cookie if XNAT refused it, on a session no
         other call is using."""
         session = self._acquire()
         try:
             old_sessions = _session_ids(session)
-            response = self._send(session, method, path, what, params, data, headers, short)
+            response = self._send(session, call)
             if response.status_code == 401 and "Cookie" in response.request.headers:
                 log.info("XNAT refused the session cookie; logging in again to %s", self.url)
                 response.close()
                 session.cookies.clear()
-                if isinstance(data, UploadBody):
-                    data.rewind()
-                response = self._send(session, method, path, what, params, data, headers, short)
+                if isinstance(call.data, UploadBody):
+                    call.data.rewind()
+                response = self._send(session, call)
             new_sessions = _session_ids(session)
             if old_sessions and new_sessions and not new_sessions & old_sessions:
                 log.info("The XNAT session on %s expired and was renewed", self.url)
@@ -422,30 +418,21 @@ class Transport:
         if retired:
             session.close()
 
-    def _send(
-        self,
-        session: requests.Session,
-        method: str,
-        path: str,
-        what: str,
-        params: Mapping[str, str] | None,
-        data: bytes | UploadBody | None,
-        headers: Mapping[str, str] | None,
-        short: bool,
-    ) -> requests.Response:
+    def _send(self, session: requests.Session, call: _Call) -> requests.Response:
         host = urlsplit(self.url).netloc or self.url
+        what = call.what
         connect = self._connect
-        read = self._upload_read if isinstance(data, UploadBody) else self._read
-        if short:
+        read = self._upload_read if isinstance(call.data, UploadBody) else self._read
+        if call.short:
             connect, read = min(connect, self.policy.cleanup), min(read, self.policy.cleanup)
         started = time.monotonic()
         try:
             response = session.request(
-                method,
-                self.url + path,
-                params=params,
-                data=data,
-                headers=headers,
+                call.method,
+                self.url + call.path,
+                params=call.params,
+                data=call.data,
+                headers=call.headers,
                 timeout=(connect, read),
                 verify=self._verify,
                 allow_redirects=False,
@@ -486,8 +473,8 @@ class Transport:
             ) from None
         log.debug(
             "%s %s -> %s (%.2f s)",
-            method,
-            path,
+            call.method,
+            call.path,
             response.status_code,
             time.monotonic() - started,
         )
