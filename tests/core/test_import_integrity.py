@@ -26,20 +26,21 @@ def _rewrite(path: Path) -> None:
     os.utime(path, ns=(later, later))
 
 
-def _at(stage: Stage, times: int, path: Path) -> Any:
-    """An on_event hook rewriting `path` at the first `times` events of `stage` that end it
-    (ZIPPING: every file read, the zip not yet closed) or start it (UPLOADING)."""
-    done: list[bool] = []
+class _At:
+    """An on_event hook rewriting `path` at the first `times` events of `stage`: ZIPPING ones
+    that end it (every file read, the zip not yet closed), or any UPLOADING one."""
 
-    def hook(event: Event, cancel: threading.Event) -> None:
-        if not isinstance(event, Progress) or event.stage is not stage or not event.item:
+    def __init__(self, stage: Stage, times: int, path: Path) -> None:
+        self.stage, self.times, self.path = stage, times, path
+        self.done = 0
+
+    def __call__(self, event: Event, cancel: threading.Event) -> None:
+        if not isinstance(event, Progress) or event.stage is not self.stage or not event.item:
             return
         at_end = event.done >= event.total
-        if len(done) < times and (at_end if stage is Stage.ZIPPING else event.done < event.total):
-            _rewrite(path)
-            done.append(True)
-
-    return hook
+        if self.done < self.times and (at_end or self.stage is not Stage.ZIPPING):
+            _rewrite(self.path)
+            self.done += 1
 
 
 def test_a_file_modified_after_it_was_read_is_zipped_and_sent_again(
@@ -47,18 +48,22 @@ def test_a_file_modified_after_it_was_read_is_zipped_and_sent_again(
 ) -> None:
     """The subject is zipped in its turn (not ahead); a file already read into the zip is saved
     again before the zip is closed: the server must get the new content."""
-    edited = subjects[0].path / "mri" / "aseg.mgz"
-    r = run(plan_for(subjects[:1], client), client, on_event=_at(Stage.ZIPPING, 1, edited))
+    edited = _At(Stage.ZIPPING, 1, subjects[0].path / "mri" / "aseg.mgz")
+    r = run(plan_for(subjects[:1], client), client, on_event=edited)
+    assert edited.done == 1
     assert r.status() == {"sub-01": "imported"}
     assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
     assert "sub-01/mri/aseg.mgz changed on disk after it was zipped" in r.results["sub-01"].detail
 
 
 def test_a_file_modified_during_the_upload_is_sent_again(
-    subjects: list[Subject], client: XnatClient
+    subjects: list[Subject], client: XnatClient, xnat: Any
 ) -> None:
-    edited = subjects[0].path / "mri" / "aseg.mgz"
-    r = run(plan_for(subjects[:1], client), client, on_event=_at(Stage.UPLOADING, 1, edited))
+    """Checked again before the subject is reported: the server's copy is replaced."""
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.5)  # events in flight
+    edited = _At(Stage.UPLOADING, 1, subjects[0].path / "mri" / "aseg.mgz")
+    r = run(plan_for(subjects[:1], client), client, on_event=edited)
+    assert edited.done == 1
     assert r.status() == {"sub-01": "imported"}
     assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
 
@@ -66,8 +71,8 @@ def test_a_file_modified_during_the_upload_is_sent_again(
 def test_a_file_that_keeps_changing_fails_the_subject_naming_it(
     subjects: list[Subject], client: XnatClient
 ) -> None:
-    edited = subjects[0].path / "mri" / "aseg.mgz"
-    r = run(plan_for(subjects[:1], client), client, on_event=_at(Stage.ZIPPING, 9, edited))
+    edited = _At(Stage.ZIPPING, 9, subjects[0].path / "mri" / "aseg.mgz")
+    r = run(plan_for(subjects[:1], client), client, on_event=edited)
     result = r.results["sub-01"]
     assert r.status() == {"sub-01": "failed"}
     assert not result.verified
