@@ -313,7 +313,8 @@ def test_ctrl_c_cancels_cleanly(subjects_dir: Path, xnat: Any, tmp_path: Path) -
     ]:
         time.sleep(0.05)
     with XnatClient(xnat.url, xnat.user, xnat.password) as client:
-        assert client.list_resources("SIG", "sub-01_MR1") == []
+        # issue 10: the empty experiment (and subject) this run created are deleted too
+        assert "sub-01_MR1" not in client.list_experiments("SIG")
 
 
 def test_csv_report_name_keeps_both_reports(

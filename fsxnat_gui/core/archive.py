@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from fsxnat_gui.core.errors import ArchiveError, Cancelled
+from fsxnat_gui.core.errors import ArchiveError, Cancelled, NoSpace
 from fsxnat_gui.core.model import LocalFile, ManifestEntry, Progress, Stage
 from fsxnat_gui.core.progress import ByteMeter
 
@@ -47,6 +47,7 @@ FILE_MODE = 0o100644  # a regular file, rw-r--r--
 _MB = 1_000_000
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _ZIP_END = (2107, 12, 31, 23, 59, 58)
+NOT_INCLUDED = ": not included"  # the end of every left-out file's warning
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
@@ -71,6 +72,11 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
     except OSError as exc:
         raise ArchiveError(f"Cannot read the subject folder {root}: {_reason(exc)}.") from exc
     name = subject_name(root)
+    if not is_utf8(name):
+        raise ArchiveError(
+            f"The subject folder name {printable(name)} is not valid UTF-8 text, which XNAT "
+            "cannot store; rename the folder."
+        )
     files: list[LocalFile] = []
     warnings: list[str] = []
     pending: list[tuple[Path, str]] = [(root, "")]  # (folder, its path relative to the subject)
@@ -87,10 +93,10 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
             ) from exc
         for entry in entries:
             rel = prefix + entry.name
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                warnings.append(f"{rel!r} has a file name that is not valid UTF-8: not included")
+            if not is_utf8(entry.name):
+                warnings.append(
+                    f"{printable(rel)} has a name that is not valid UTF-8 text: not included"
+                )
                 continue
             try:
                 if entry.is_symlink():
@@ -111,6 +117,22 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
     for warning in warnings:
         log.info("%s: %s", name, warning)
     return files, warnings
+
+
+def is_utf8(name: str) -> bool:
+    """Whether a file name decoded by Python is valid UTF-8 (undecodable bytes arrive as lone
+    surrogates, which nothing can encode)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A file name fit for any message, report or terminal: bytes that are not UTF-8 shown as
+    U+FFFD (the name as the file manager shows it)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def subject_name(path: Path) -> str:
@@ -134,8 +156,11 @@ def _linked_file(
         return None
     try:
         st = os.stat(resolved)
-    except OSError:
-        warnings.append(f"{rel} is a link to {target}, which does not exist: not included")
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            warnings.append(f"{rel} is a link loop ({target} leads back to itself): not included")
+        else:
+            warnings.append(f"{rel} is a link to {target}, which does not exist: not included")
         return None
     if stat.S_ISDIR(st.st_mode):
         warnings.append(f"{rel} is a link to the folder {target}: not included")
@@ -220,16 +245,57 @@ def local_manifest(
 
 
 def free_space_for(dest_dir: Path, needed: int) -> None:
-    """Raise ArchiveError unless `dest_dir` has at least `needed` bytes free."""
+    """Raise `NoSpace` unless `dest_dir` has at least `needed` bytes free."""
     try:
         free = shutil.disk_usage(dest_dir).free
     except OSError as exc:
         raise ArchiveError(f"Cannot use the temporary folder {dest_dir}: {_reason(exc)}.") from exc
     if free < needed:
-        raise ArchiveError(
+        raise NoSpace(
             f"Not enough disk space in {dest_dir}: the zip needs about {_mb(needed)} MB and only "
-            f"{_mb(free)} MB are free. Free some space or choose another temporary folder."
+            f"{_mb(free)} MB are free. Free some space or choose another temporary folder.",
+            folder=dest_dir,
+            needed=needed,
         )
+
+
+def zip_estimate(src: Path) -> int:
+    """The disk space the subject's zip will take, at most: stored files (already compressed)
+    take their size; deflated ones at most the blocks they occupy on disk (a sparse file's
+    holes deflate to almost nothing); plus the zip's headers."""
+    files, _warnings = walk_subject(src)
+    total = 22  # the end of the central directory
+    for local in files:
+        size = local.size
+        if size and not is_stored(local.arcname):
+            try:
+                blocks = getattr(os.stat(local.path), "st_blocks", None)
+            except OSError:
+                blocks = None
+            if blocks is not None:
+                size = min(size, blocks * 512)
+            size += size // 1000 + 64  # deflate's worst case on incompressible data
+        total += size + 2 * len(local.arcname.encode()) + 200  # local and central headers
+    return total
+
+
+def changed_on_disk(src: Path, manifest: tuple[ManifestEntry, ...]) -> str | None:
+    """The first file (its path in the zip) that is not as the manifest recorded it when it was
+    read: another size or modification time, gone, or new. None when the folder is unchanged."""
+    files, _warnings = walk_subject(src)
+    now = {f.arcname: f for f in files}
+    recorded = {m.path: m for m in manifest}
+    added_or_gone = sorted(set(now) ^ set(recorded))
+    if added_or_gone:
+        return added_or_gone[0]
+    for entry in manifest:
+        try:
+            info = os.stat(now[entry.path].path)
+        except OSError:
+            return entry.path
+        if info.st_size != entry.size or (entry.mtime_ns and info.st_mtime_ns != entry.mtime_ns):
+            return entry.path
+    return None
 
 
 def is_stored(arcname: str) -> bool:
@@ -273,7 +339,10 @@ def _read_files(
                 zinfo = _zip_info(local, info.st_mtime)
                 with archive.open(zinfo, "w", force_zip64=needs_zip64(local.size)) as out:
                     md5 = yield from _copy(source, out.write, local, cancel, meter)
-        manifest.append(ManifestEntry(local.arcname, local.size, md5))
+            after = os.fstat(source.fileno())
+            if (after.st_size, after.st_mtime_ns) != (info.st_size, info.st_mtime_ns):
+                raise _changed(local.arcname)
+        manifest.append(ManifestEntry(local.arcname, local.size, md5, info.st_mtime_ns))
     yield meter.event()
     return tuple(manifest)
 
@@ -345,9 +414,11 @@ def _read_error(arcname: str, exc: OSError) -> ArchiveError:
 
 def _write_error(exc: OSError, dest: Path, subject: str, total: int) -> ArchiveError:
     if exc.errno in _DISK_FULL:
-        return ArchiveError(
+        return NoSpace(
             f"Not enough disk space in {dest.parent} for the zip of {subject} (needs about "
-            f"{_mb(total)} MB). Free some space or choose another temporary folder."
+            f"{_mb(total)} MB). Free some space or choose another temporary folder.",
+            folder=dest.parent,
+            needed=total,
         )
     return ArchiveError(f"Cannot write the zip of {subject} to {dest}: {_reason(exc)}.")
 

@@ -3,6 +3,8 @@ secret (passwords and tokens are never formatted into an exception)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class FsXnatError(Exception):
     """Base class: str(exc) is a complete, actionable sentence."""
@@ -23,6 +25,33 @@ class LabelError(FsXnatError):
 
 class ArchiveError(FsXnatError):
     """Zipping failed (unreadable file, disk full, ...)."""
+
+
+class NoSpace(ArchiveError):  # noqa: N818
+    """Not enough free space in the temporary `folder` for a zip of about `needed` bytes (the
+    front ends name their way to choose another folder: --temp-dir, the window's setting)."""
+
+    def __init__(self, message: str, *, folder: Path, needed: int) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.needed = needed
+
+
+class ChangedOnDisk(ArchiveError):  # noqa: N818
+    """A file changed after it was read into the zip (`path`: its path in the zip), and kept
+    changing: what the server holds would not be the folder as it is on disk."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ReportError(FsXnatError):
+    """The run report could not be written (`path`); the import itself is not concerned."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class XnatError(FsXnatError):
@@ -63,8 +92,50 @@ class NetworkError(XnatError):
     transient = True
 
 
+class Abandoned(Cancelled):
+    """A call still waiting for the server when the run was cancelled: no longer waited for.
+    The server may still carry it out."""
+
+    def __init__(self, message: str = "Cancelled while waiting for the server.") -> None:
+        super().__init__(message)
+
+
 class TLSError(XnatError):
-    """The server's certificate is not trusted."""
+    """The secure connection failed. `kind` says why, for the front ends' advice (the CLI's
+    --ca-bundle, the window's connection settings), which the message leaves to them:
+
+    - "untrusted": the certificate is not signed by a trusted authority (or the bundle's);
+    - "hostname": the certificate was issued for another host name;
+    - "bundle-missing", "bundle-folder", "bundle-invalid": the CA bundle file does not exist,
+      is a folder, or holds no PEM certificate;
+    - "not-tls": the port does not speak TLS (an http:// server);
+    - "other": any other TLS failure.
+    """
+
+    def __init__(self, message: str, status: int | None = None, *, kind: str = "other") -> None:
+        super().__init__(message, status)
+        self.kind = kind
+
+
+class CredentialsInURL(XnatError):  # noqa: N818
+    """A server address that carries a user name or password (the message never quotes it)."""
+
+
+class SignInRedirect(AuthError):  # noqa: N818
+    """The server redirects to a sign-in page (single sign-on): the XNAT address itself, or an
+    alias token, is needed. `location` is the sign-in page's address, without its query."""
+
+    def __init__(self, message: str, status: int | None = None, *, location: str = "") -> None:
+        super().__init__(message, status)
+        self.location = location
+
+
+class TooLarge(XnatError):  # noqa: N818
+    """413: a proxy in front of XNAT refuses a body of `size` bytes (its body-size limit)."""
+
+    def __init__(self, message: str, status: int | None = None, *, size: int = 0) -> None:
+        super().__init__(message, status)
+        self.size = size
 
 
 class VerificationError(XnatError):

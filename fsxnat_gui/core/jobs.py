@@ -39,7 +39,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 from fsxnat_gui.core import archive, scan
-from fsxnat_gui.core.errors import FsXnatError, XnatError
+from fsxnat_gui.core.errors import Cancelled, FsXnatError, XnatError
 from fsxnat_gui.core.model import (
     ImportPlan,
     Level,
@@ -105,7 +105,7 @@ class _Runner:
                 self.client.create_project(project)
             self.ctx.subject_ids = self.client.list_subjects(project)
             experiments = self.client.list_experiments(project)
-        except XnatError as exc:
+        except (XnatError, Cancelled) as exc:  # Cancelled: every subject ends CANCELLED
             self.fatal = str(exc)
             return
         self.ctx.experiments = {label: e.subject_id for label, e in experiments.items()}

@@ -198,6 +198,9 @@ class ManifestEntry:
     path: str  # path inside the resource, "/"-separated, starting with the subject folder name
     size: int
     md5: str
+    # the file's modification time (ns) when it was read: checked again before the subject is
+    # reported imported (not part of equality: two manifests of the same content are equal)
+    mtime_ns: int = field(default=0, compare=False)
 
 
 class Stage(Enum):
@@ -254,6 +257,9 @@ class SubjectResult:
     error: str = ""  # user-facing reason when not imported
     detail: str = ""  # e.g. "skipped: identical resource already on the server"
     seconds: float = 0.0
+    # files of the folder that are not on the server and why, one sentence each (special files,
+    # links that are not followed or loop, names that are not UTF-8), for the subject's line
+    left_out: tuple[str, ...] = ()
     # where it went (or would have gone), and why: the report's destination columns
     subject_label: str = ""
     experiment: str = ""  # "" for a subject-level resource

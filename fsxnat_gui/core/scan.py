@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fsxnat_gui.core.archive import walk_subject
+from fsxnat_gui.core.archive import is_utf8, printable, walk_subject
 from fsxnat_gui.core.errors import ArchiveError, Cancelled, ScanError
 from fsxnat_gui.core.model import EntryKind, LongRole, RunState, Subject
 
@@ -406,6 +406,13 @@ def classify(path: Path) -> Subject:
         return _linked(path)
     if path.name.startswith("."):
         return _other(path, EntryKind.NOT_SUBJECT, "hidden entry")
+    if not is_utf8(path.name):
+        return _other(
+            path,
+            EntryKind.NOT_SUBJECT,
+            f"the name is not valid UTF-8 text ({printable(path.name)}), which XNAT cannot "
+            "store: rename it to import it",
+        )
     if not stat.S_ISDIR(st.st_mode):
         return _other(path, EntryKind.NOT_SUBJECT, "a file, not a subject folder")
     if not os.access(path, os.R_OK | os.X_OK):
@@ -476,15 +483,33 @@ def _check(cancel: threading.Event | None) -> None:
         raise Cancelled()
 
 
-def iter_scan(root: Path, cancel: threading.Event | None = None) -> Iterator[Subject]:
-    """Every entry classified (sorted by name), then each recon-all subject again, measured."""
+def subject_folder_hint(root: Path) -> str | None:
+    """When `root` is itself a recon-all subject folder (not a SUBJECTS_DIR), the sentence that
+    says so and names its parent, the folder to scan; else None."""
     root = Path(root)
+    if not _is_dir(root) or not _is_recon_candidate(root):
+        return None
+    parent = Path(os.path.abspath(root)).parent
+    return (
+        f"{printable(root.name)} is itself a recon-all subject folder, not a SUBJECTS_DIR: "
+        f"scan its parent folder {printable(str(parent))} to import it"
+    )
+
+
+def iter_scan(root: Path, cancel: threading.Event | None = None) -> Iterator[Subject]:
+    """Every entry classified (sorted by name), then each recon-all subject again, measured.
+    Pointed at one subject folder, its entries (mri/, surf/, ...) say so and name the parent
+    (`subject_folder_hint`)."""
+    root = Path(root)
+    hint = subject_folder_hint(root)
     subjects = []
     for path in _entries(root):
         _check(cancel)
         entry = classify(path)
         if entry.kind is EntryKind.SUBJECT:
             subjects.append(entry)
+        elif hint is not None:
+            entry = replace(entry, reason=f"{entry.reason}; {hint}")
         yield entry
     for entry in subjects:
         _check(cancel)

@@ -26,9 +26,11 @@ from fsxnat_gui.core import archive, scan
 from fsxnat_gui.core.errors import (
     AuthError,
     Cancelled,
+    ChangedOnDisk,
     Conflict,
     FsXnatError,
     NetworkError,
+    NotFound,
     ScanError,
     ServerError,
     TLSError,
@@ -55,6 +57,7 @@ log = logging.getLogger(__name__)
 Steps = Generator[Progress, None, None]
 LISTED_NAMES = 5  # file names quoted in a mismatch message
 FATAL = (AuthError, TLSError)  # errors that will fail every remaining subject the same way
+ZIP_ATTEMPTS = 2  # zips of a subject whose files keep changing on disk before it fails
 
 
 # --- comparing file lists ---------------------------------------------------------------------
@@ -113,6 +116,11 @@ class RunContext:
     subject_ids: dict[str, str] = dataclasses.field(default_factory=dict)  # label -> id
     experiments: dict[str, str] = dataclasses.field(default_factory=dict)  # label -> subject id
 
+    def __post_init__(self) -> None:
+        # A call hung on the server is abandoned when the run is cancelled, and the clean-up
+        # calls after it get short timeouts (core/transport.py).
+        self.client.cancel = self.cancel
+
     @property
     def project(self) -> str:
         return self.plan.target.project
@@ -139,6 +147,9 @@ class SubjectImport:
         self.reuse_empty = False  # an empty resource of that label is already there
         self.replaces = 0  # files of the existing resource that the REPLACE policy will delete
         self.created_resource = False  # this run created the resource: it may delete it
+        self.created_subject = False  # this run asked XNAT to create the subject
+        self.created_experiment = False  # ... and the experiment
+        self.left_out: list[str] = []  # files of the folder not on the server, and why
         self.uploaded = 0  # bytes sent, every attempt counted
         self.notes: list[str] = []  # -> SubjectResult.detail
 
@@ -154,10 +165,12 @@ class SubjectImport:
             else:
                 yield from self._zip_upload_verify()
                 status = ResultStatus.IMPORTED
-        except Cancelled:
+        except Cancelled as exc:
             status, error = ResultStatus.CANCELLED, "cancelled by the user"
             self.ctx.transfers.drop_ahead()
             self._discard()
+            if not isinstance(exc, CancelledWhileProcessing):
+                self._remove_created()
         except FsXnatError as exc:
             error = str(exc)
             self.fatal = isinstance(exc, FATAL)
@@ -182,6 +195,7 @@ class SubjectImport:
             error=error,
             detail="; ".join(self.notes),
             seconds=time.monotonic() - self.started,
+            left_out=tuple(dict.fromkeys(self.left_out)),
         )
 
     # --- the steps, in order --------------------------------------------------------------
@@ -206,9 +220,11 @@ class SubjectImport:
                 "choose another experiment label"
             )
         if subject_id is None:
+            self.created_subject = True
             subject_id = self.client.ensure_subject(self.project, item.subject_label)
             ctx.subject_ids[item.subject_label] = subject_id
         if owner is None:
+            self.created_experiment = True
             self.client.ensure_experiment(self.project, item.subject_label, item.experiment_label)
             ctx.experiments[item.experiment_label] = subject_id
 
@@ -239,7 +255,8 @@ class SubjectImport:
         """Local folder vs the server's files: paths and sizes first (cheap), then MD5s when
         the server keeps digests."""
         src = self.item.subject.path
-        files, _warnings = archive.walk_subject(src)
+        files, warnings = archive.walk_subject(src)
+        self.left_out.extend(w for w in warnings if w.endswith(archive.NOT_INCLUDED))
         differences = file_differences({f.arcname: (f.size, "") for f in files}, remote)
         if differences or not any(f.digest for f in remote):
             return differences
@@ -248,20 +265,67 @@ class SubjectImport:
         return file_differences({m.path: (m.size, m.md5) for m in manifest}, remote)
 
     def _zip_upload_verify(self) -> Steps:
+        """Zip, upload, verify; and the server holds the folder as it is on disk: a file that
+        changed after it was read into the zip (before the upload, or before the subject is
+        reported) means zipping and uploading again, at most ZIP_ATTEMPTS times."""
         zip_path = self.ctx.transfers.zip_path(self.index)
         try:
-            result = yield from self.ctx.transfers.zip(self.item, self.index)
-            self.files = len(result.manifest)
-            self.bytes = sum(m.size for m in result.manifest)
-            self.notes.extend(result.warnings)
-            if self.replaces:
-                self._delete_old()
-            if not self.reuse_empty:
+            for attempt in range(1, ZIP_ATTEMPTS + 1):
+                result = yield from self.ctx.transfers.zip(self.item, self.index)
+                self._zipped(result)
+                changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
+                if changed is None:
+                    yield from self._send_zip(result)
+                    changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
+                    if changed is None:
+                        return
+                    self._start_over()
+                self._changed(changed, attempt)
+        finally:
+            zip_path.unlink(missing_ok=True)
+
+    def _zipped(self, result: archive.ArchiveResult) -> None:
+        self.files = len(result.manifest)
+        self.bytes = sum(m.size for m in result.manifest)
+        self.notes.extend(w for w in result.warnings if w not in self.notes)
+        self.left_out.extend(w for w in result.warnings if w.endswith(archive.NOT_INCLUDED))
+
+    def _send_zip(self, result: archive.ArchiveResult) -> Steps:
+        if self.replaces:
+            self._delete_old()
+            self.replaces = 0
+        try:
+            if not self.reuse_empty and not self.created_resource:
                 self._create_resource()
             expected = {m.path: (m.size, m.md5) for m in result.manifest}
             yield from self._upload_until_verified(result.path, expected)
-        finally:
-            zip_path.unlink(missing_ok=True)
+        except Conflict as exc:
+            item = self.item
+            raise Conflict(
+                f"{str(exc).rstrip('.')}: another import seems to be writing to "
+                f"{item.resource_label} on {item.experiment_label} at the same time; run again "
+                "once it has ended (a new run compares what the server holds with the folder)",
+                exc.status,
+            ) from None
+
+    def _start_over(self) -> None:
+        """Empty the resource this run filled, before the folder's new state is sent."""
+        item = self.item
+        self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+        self.reuse_empty = False
+        self.created_resource = False
+
+    def _changed(self, path: str, attempt: int) -> None:
+        name = archive.printable(path)
+        if attempt >= ZIP_ATTEMPTS:
+            raise ChangedOnDisk(
+                f"{name} kept changing on disk while the subject was zipped and sent "
+                f"({attempt} times); the server's copy would not be the folder as it is: import "
+                "it again once nothing writes to it",
+                path,
+            )
+        log.info("%s changed on disk after it was zipped: zipping it again", name)
+        self.notes.append(f"{name} changed on disk after it was zipped: zipped and sent again")
 
     def _delete_old(self) -> None:
         item = self.item
@@ -399,8 +463,9 @@ class SubjectImport:
             self.created_resource = False
             resource, experiment = self.item.resource_label, self.item.experiment_label
             self.notes.append(
-                f"the server was still processing the upload when it was cancelled: "
-                f"if {resource} appears on {experiment}, delete it or choose replace"
+                f"the server was still storing the upload when it was cancelled: {resource} "
+                f"may appear on {experiment}; a new run compares it with the folder and skips "
+                "the subject if they are identical"
             )
             raise
         finally:
@@ -409,6 +474,43 @@ class SubjectImport:
     def _list_files(self) -> list[RemoteFile]:
         item = self.item
         return self.client.list_files(self.project, item.experiment_label, item.resource_label)
+
+    def _remove_created(self) -> None:
+        """After a cancel: delete the experiment and the subject this run created, if they are
+        empty (never anything that was there before the run). Calls are short then."""
+        item, ctx = self.item, self.ctx
+        try:
+            if self.created_experiment and self._empty_experiment():
+                self.client.delete_experiment(self.project, item.experiment_label)
+                ctx.experiments.pop(item.experiment_label, None)
+                self.notes.append(
+                    f"the experiment {item.experiment_label} created by this run was deleted"
+                )
+            if self.created_subject and self._subject_experiments() == []:
+                self.client.delete_subject(self.project, item.subject_label)
+                ctx.subject_ids.pop(item.subject_label, None)
+                self.notes.append(
+                    f"the subject {item.subject_label} created by this run was deleted"
+                )
+        except XnatError as exc:
+            log.warning("could not delete what the run created for %s: %s", item.subject.name, exc)
+            self.notes.append(
+                f"the empty subject or experiment created by this run could not be deleted ({exc})"
+            )
+
+    def _empty_experiment(self) -> bool:
+        try:
+            return not self.client.list_resources(self.project, self.item.experiment_label)
+        except NotFound:
+            return False  # never created (the call was abandoned before the server did it)
+
+    def _subject_experiments(self) -> list[str] | None:
+        """The subject's experiments; None (not empty) when the subject is not there."""
+        try:
+            labels = self.client.list_subject_experiments(self.project, self.item.subject_label)
+        except NotFound:
+            return None
+        return labels if labels else []
 
     def _discard(self) -> None:
         """Best effort: delete the resource this run created for a subject that did not finish,

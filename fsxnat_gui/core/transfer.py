@@ -27,7 +27,7 @@ from collections.abc import Generator
 from pathlib import Path
 
 from fsxnat_gui.core import archive
-from fsxnat_gui.core.errors import Cancelled
+from fsxnat_gui.core.errors import ArchiveError, Cancelled
 from fsxnat_gui.core.model import PlanItem, Progress
 from fsxnat_gui.core.progress import relay
 from fsxnat_gui.core.xnat import XnatClient
@@ -53,10 +53,13 @@ class CancelledWhileProcessing(Cancelled):
 
 
 def zip_room(item: PlanItem) -> int:
-    """Disk space a subject's zip may need: at most its files plus headers (stored .mgz,
-    deflated text)."""
-    size = item.subject.bytes or 0
-    return size + size // 20 + ZIP_SLACK
+    """Disk space a subject's zip may need (`archive.zip_estimate`: stored files by size,
+    deflated ones by the blocks they occupy), or its files plus 5 % if it cannot be read now."""
+    try:
+        return archive.zip_estimate(item.subject.path) + ZIP_SLACK
+    except ArchiveError:
+        size = item.subject.bytes or 0
+        return size + size // 20 + ZIP_SLACK
 
 
 class _Upload(threading.Thread):

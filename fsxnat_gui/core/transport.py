@@ -1,56 +1,93 @@
-"""The session and transport under `XnatClient`: one `requests.Session` (pyxnat's), Basic auth
-on every request, the re-login when XNAT drops the session cookie, timeouts, certificate
-checking, and every failure turned into a typed `XnatError` with one sentence fit for the user
-(the server's own message quoted when it has one). Also the streamed upload body.
+"""The session and transport under `XnatClient`: pyxnat's `requests.Session`, Basic auth on
+every request, the re-login when XNAT drops the session cookie, timeouts, retries of what is
+transient, cancellation, certificate checking, and every failure turned into a typed
+`XnatError` (core/http_errors.py). Also the streamed upload body.
+
+The discipline of a call (`CallPolicy`):
+
+- a connect timeout, and a read timeout sized for a metadata call (create, list, delete, log in);
+  an upload waits longer for its answer (`timeout[1]`): XNAT extracts and catalogues the zip
+  before it answers;
+- idempotent calls are tried again after a 5xx (a 503's or 429's `Retry-After` honoured, capped),
+  a timeout or a dropped connection, after a pause that doubles each time; an upload never is
+  (core/subject_import.py lists what the server holds before it sends again);
+- with a cancel event bound (`cancel`), a call runs on a helper thread that the caller stops
+  waiting for as soon as the event is set (`Abandoned`): an abandoned call keeps its own session
+  until it ends, and the next call gets another one (the cookies copied), so no two calls ever
+  share one; calls made once the event is set (clean-up) are tried once with `cleanup` as
+  their timeouts, and so is the end of the XNAT session in `close()`.
 
 See core/xnat.py's docstring for why pyxnat's object layer is not used. Messages and logs never
-contain request headers, cookies, passwords or tokens. One transport per thread at a time.
+contain request headers, cookies, passwords or tokens; a server's text is scrubbed of them.
 """
 
 from __future__ import annotations
 
-import html
+import datetime as dt
+import email.utils
 import json
 import logging
-import os
-import re
 import threading
 import time
+import warnings
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from pyxnat import Interface
+from urllib3.exceptions import InsecureRequestWarning
 
 from fsxnat_gui import USER_AGENT
+from fsxnat_gui.core import http_errors
 from fsxnat_gui.core.errors import (
+    Abandoned,
     ArchiveError,
     AuthError,
     Cancelled,
-    Conflict,
     NetworkError,
-    NotFound,
-    PermissionDenied,
     ServerError,
-    TLSError,
     XnatError,
 )
+from fsxnat_gui.core.http_errors import sentence, server_message
 from fsxnat_gui.core.progress import Throttle
+from fsxnat_gui.core.redact import has_credentials, scrub, secret_forms
+
+__all__ = [
+    "OK",
+    "CallPolicy",
+    "Transport",
+    "UploadBody",
+    "normalise_url",
+    "seg",
+    "sentence",
+    "server_message",
+]
 
 log = logging.getLogger(__name__)
 
 OK = range(200, 300)
-_MAX_MESSAGE = 300  # characters of a server message quoted in an error
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _PROGRESS_INTERVAL = 0.05  # seconds between on_bytes calls (at most ~20 per second)
-_H3 = re.compile(r"<h3[^>]*>(.*?)</h3>", re.IGNORECASE | re.DOTALL)
-_TOMCAT_MESSAGE = re.compile(r"<p><b>Message</b>(.*?)</p>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+_POLL = 0.05  # seconds between looks at the cancel event while a call is in flight
 _SESSION_COOKIE = "JSESSIONID"
 
 
-# --- URLs and server messages -----------------------------------------------------------------
+@dataclass(frozen=True)
+class CallPolicy:
+    """Timeouts and retries of metadata calls (seconds; see the module docstring)."""
+
+    connect: float = 10.0  # to open a connection (capped by the client's timeout[0])
+    read: float = 30.0  # to wait for a metadata call's answer (capped by timeout[1])
+    attempts: int = 4  # tries of an idempotent call (1: never tried again)
+    backoff: float = 0.5  # the first pause between tries; doubled after each
+    max_pause: float = 10.0  # the longest pause, a server's Retry-After included
+    cleanup: float = 2.0  # both timeouts of a call made once cancelled, and of close()
+
+
+# --- URLs -------------------------------------------------------------------------------------
 
 
 def seg(value: str) -> str:
@@ -59,68 +96,35 @@ def seg(value: str) -> str:
 
 
 def normalise_url(url: str) -> str:
-    """Strip spaces, a trailing '/', and any user:password@ (credentials never live in the URL)."""
+    """Strip spaces, a trailing '/', and any user:password@ (credentials never live in the URL;
+    front ends refuse them with `redact.check_server_url` before they get here)."""
+    text = url.strip()
+    if has_credentials(text):
+        scheme, sep, rest = text.partition("://")
+        if not sep:
+            scheme, rest = "", text
+        text = (f"{scheme}://" if sep else "") + rest.rsplit("@", 1)[-1]
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(text)
     except ValueError as exc:  # e.g. "http://[::1" (an unclosed IPv6 bracket)
-        raise XnatError(f"'{url.strip()}' is not a valid server address: {exc}.") from None
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+        raise XnatError(f"'{text}' is not a valid server address: {exc}.") from None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
 
 
-def sentence(text: str) -> str:
-    text = text.strip()
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def server_message(response: requests.Response) -> str:
-    """The server's own explanation: the Restlet `<h3>`, or a short plain-text body, else ""."""
-    text = response.text or ""
-    match = _TOMCAT_MESSAGE.search(text) or _H3.search(text)
-    if match and not match.group(1).strip().startswith("Apache Tomcat"):
-        message = _TAG.sub("", match.group(1))
-    elif "<" not in text and len(text) <= _MAX_MESSAGE:
-        message = text
-    else:
-        return ""
-    message = " ".join(html.unescape(message).split())
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 3].rstrip() + "..."
-    return message
-
-
-def _looks_like_html(text: str) -> bool:
-    head = text.lstrip()[:200].lower()
-    return head.startswith(("<!doctype", "<html", "<?xml")) or "<html" in head
-
-
-def _network_reason(exc: Exception) -> str:
-    text = str(exc)
-    for needle, reason in (
-        ("Connection refused", "the connection was refused"),
-        ("Name or service not known", "the host name is unknown"),
-        ("nodename nor servname", "the host name is unknown"),
-        ("getaddrinfo failed", "the host name is unknown"),
-        ("Temporary failure in name resolution", "the host name could not be resolved"),
-        ("Connection reset", "the connection was reset"),
-        ("Connection aborted", "the connection was closed by the server"),
-        ("RemoteDisconnected", "the connection was closed by the server"),
-        ("Network is unreachable", "the network is unreachable"),
-        ("No route to host", "there is no route to the host"),
-    ):
-        if needle in text:
-            return reason
-    return "the connection failed"
-
-
-def _tls_reason(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"certificate verify failed: ([^()'\"]+)", text)
-    if match:
-        return match.group(1).strip().rstrip(".")
-    if "hostname" in text and "match" in text:
-        return "the certificate was issued for another host name"
-    return "the secure connection could not be established"
+def retry_after(response: requests.Response) -> float | None:
+    """The seconds a 503/429 asks to wait (`Retry-After`: seconds or an HTTP date), else None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 # --- the upload body --------------------------------------------------------------------------
@@ -176,10 +180,32 @@ class UploadBody:
 # --- the transport ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One call as `request` was asked for it."""
+
+    method: str
+    path: str
+    what: str
+    params: Mapping[str, str] | None
+    data: bytes | UploadBody | None
+    headers: Mapping[str, str] | None
+    short: bool  # clean-up: short timeouts, one try, never on a helper thread
+
+
+class _Retry(Exception):  # noqa: N818 - internal: a failure worth another try
+    def __init__(self, error: XnatError, wait: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.wait = wait
+
+
 class Transport:
     """Requests to one XNAT server as one user; see the module docstring.
 
-    Construction sends nothing. `verify` and `timeout` are as for `XnatClient`.
+    Construction sends nothing. `verify` and `timeout` are as for `XnatClient`; `policy` sets
+    the metadata calls' timeouts and retries. `cancel`, when set to an event, makes calls in
+    flight stop when it is set.
     """
 
     def __init__(
@@ -190,11 +216,18 @@ class Transport:
         *,
         verify: bool | str = True,
         timeout: tuple[float, float] = (10.0, 300.0),
+        policy: CallPolicy | None = None,
     ) -> None:
         self.url = normalise_url(url)
+        self.policy = policy or CallPolicy()
+        self.cancel: threading.Event | None = None
         self._verify = verify
-        self._timeout = timeout
+        self._connect = min(timeout[0], self.policy.connect)
+        self._read = min(timeout[1], self.policy.read)
+        self._upload_read = timeout[1]
         self._has_credentials = bool(user) and bool(secret)
+        self._secrets = secret_forms(user, secret)
+        self._bundle_checked = False
         # pyxnat is constructed with everything it needs so it never prompts (input/getpass);
         # with an empty user or secret it would turn interactive, so it gets `anonymous` then and
         # `request` refuses to send anything.
@@ -214,21 +247,38 @@ class Transport:
         # pyxnat copies $http_proxy into the session, where it would override $no_proxy;
         # requests applies the proxy variables itself, no_proxy included.
         self._session.proxies.clear()
+        self._lock = threading.Lock()
+        self._busy: set[requests.Session] = set()  # sessions a call in flight is using
         if verify is False:
+            # Said once here, not by urllib3 on every request.
             log.warning("TLS certificate checking is off for %s", self.url)
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
     def close(self) -> None:
-        """End the XNAT session (best effort) and close the connections."""
+        """End the XNAT session (best effort, with the short clean-up timeout) and close the
+        connections. A call still in flight closes its own session when it ends."""
         try:
-            if self._session_ids():
-                self.request("DELETE", "/data/JSESSION", what="end the XNAT session")
-        except XnatError as exc:
+            if _session_ids(self._session):
+                self.request(
+                    "DELETE",
+                    "/data/JSESSION",
+                    what="end the XNAT session",
+                    retry=False,
+                    short=True,
+                )
+        except (XnatError, Cancelled) as exc:
             log.debug("Could not end the XNAT session on %s: %s", self.url, exc)
         finally:
-            self._session.close()
+            with self._lock:
+                idle = self._session not in self._busy
+            if idle:
+                self._session.close()
 
-    def _session_ids(self) -> set[str]:
-        return {c.value for c in self._session.cookies if c.name == _SESSION_COOKIE and c.value}
+    def scrub(self, text: str) -> str:
+        """`text` without this user's secret or any credential it quotes."""
+        return scrub(text, self._secrets)
+
+    # --- one call ---------------------------------------------------------------------------
 
     def request(
         self,
@@ -240,87 +290,174 @@ class Transport:
         data: bytes | UploadBody | None = None,
         headers: Mapping[str, str] | None = None,
         expected: Collection[int] = OK,
+        retry: bool = True,
+        short: bool = False,
+        on_retry: Callable[[XnatError], None] | None = None,
     ) -> requests.Response:
-        """Send one request to `<url><path>` and return the response if its status is expected.
+        """Send one call to `<url><path>` and return the answer if its status is expected.
 
         `what` completes "... trying to <what>" in error messages. Every failure becomes a typed
-        XnatError; a 401 on a request that carried a session cookie is retried once without it.
+        XnatError; a 401 on a request that carried a session cookie is sent again at once
+        without it. With `retry` (never for an upload body), a transient failure is tried again
+        (see the module docstring); `on_retry(error)` is called before each new try. `short`:
+        the clean-up timeouts and a single try, as for every call once `cancel` is set.
         """
         if not self._has_credentials:
             raise AuthError(f"Enter a user name and a password or token for {self.url}.")
-        if isinstance(self._verify, str) and not os.path.exists(self._verify):
-            raise TLSError(
-                f"The CA bundle file {self._verify} does not exist; choose an existing "
-                "certificate file (.pem) or the system's trusted certificates."
-            )
-        old_sessions = self._session_ids()
-        response = self._send(method, path, what=what, params=params, data=data, headers=headers)
-        if response.status_code == 401 and "Cookie" in response.request.headers:
-            log.info("XNAT refused the session cookie; logging in again to %s", self.url)
-            response.close()
-            self._session.cookies.clear()
-            if isinstance(data, UploadBody):
-                data.rewind()
-            response = self._send(
-                method, path, what=what, params=params, data=data, headers=headers
-            )
-        new_sessions = self._session_ids()
-        if old_sessions and new_sessions and not new_sessions & old_sessions:
-            log.info("The XNAT session on %s expired and was renewed", self.url)
-        if response.status_code not in expected:
-            raise self.status_error(response, what)
-        if response.status_code in OK and _looks_like_html(response.text):
-            raise self._web_page_error(response, what)
-        return response
+        self._check_bundle()
+        upload = isinstance(data, UploadBody)
+        short = short or (self.cancel is not None and self.cancel.is_set())
+        attempts = 1 if upload or short or not retry else max(1, self.policy.attempts)
+        call = _Call(method, path, what, params, data, headers, short)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = self._attempt(call)
+                if response.status_code in RETRY_STATUSES and attempt < attempts:
+                    error = self._status_error(response, what, data)
+                    raise _Retry(error, retry_after(response))
+            except _Retry as failed:
+                if attempt == attempts:
+                    raise failed.error from None
+                self._pause(attempt, failed, what)
+                if on_retry is not None:
+                    on_retry(failed.error)
+                continue
+            if response.status_code not in expected:
+                raise self._status_error(response, what, data)
+            if response.status_code in OK and http_errors.looks_like_html(response.text):
+                raise http_errors.web_page_error(response, what, self.url)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        params: Mapping[str, str] | None,
-        data: bytes | UploadBody | None,
-        headers: Mapping[str, str] | None,
-    ) -> requests.Response:
+    def _pause(self, attempt: int, failed: _Retry, what: str) -> None:
+        policy = self.policy
+        pause = policy.backoff * 2 ** (attempt - 1)
+        if failed.wait is not None:
+            pause = max(pause, failed.wait)
+        pause = min(pause, policy.max_pause)
+        log.info(
+            "%s; trying to %s again in %.1f s (attempt %d of %d)",
+            failed.error,
+            what,
+            pause,
+            attempt + 1,
+            policy.attempts,
+        )
+        if self.cancel is None:
+            time.sleep(pause)
+        elif self.cancel.wait(pause):
+            raise Cancelled()
+
+    def _attempt(self, call: _Call) -> requests.Response:
+        """One exchange; with a cancel event bound, on a helper thread that is abandoned (not
+        waited for) once the event is set. An upload is stopped by its body instead."""
+
+        def exchange() -> requests.Response:
+            return self._exchange(call)
+
+        cancel = self.cancel
+        if cancel is None or call.short or isinstance(call.data, UploadBody):
+            return exchange()
+        outcome: list[requests.Response | BaseException] = []
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome.append(exchange())
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="fsxnat-call", daemon=True).start()
+        while not done.wait(_POLL):
+            if cancel.is_set():
+                log.info("%s %s abandoned: the run was cancelled", call.method, call.path)
+                raise Abandoned()
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _exchange(self, call: _Call) -> requests.Response:
+        """The request, and once more without the cookie if XNAT refused it, on a session no
+        other call is using."""
+        session = self._acquire()
+        try:
+            old_sessions = _session_ids(session)
+            response = self._send(session, call)
+            if response.status_code == 401 and "Cookie" in response.request.headers:
+                log.info("XNAT refused the session cookie; logging in again to %s", self.url)
+                response.close()
+                session.cookies.clear()
+                if isinstance(call.data, UploadBody):
+                    call.data.rewind()
+                response = self._send(session, call)
+            new_sessions = _session_ids(session)
+            if old_sessions and new_sessions and not new_sessions & old_sessions:
+                log.info("The XNAT session on %s expired and was renewed", self.url)
+            return response
+        finally:
+            self._release(session)
+
+    def _acquire(self) -> requests.Session:
+        with self._lock:
+            if self._session in self._busy:  # held by a call in flight (an abandoned one)
+                fresh = requests.Session()
+                fresh.headers.update(self._session.headers)
+                fresh.auth = self._session.auth
+                fresh.cookies.update(self._session.cookies)
+                self._session = fresh
+            self._busy.add(self._session)
+            return self._session
+
+    def _release(self, session: requests.Session) -> None:
+        with self._lock:
+            self._busy.discard(session)
+            retired = session is not self._session
+        if retired:
+            session.close()
+
+    def _send(self, session: requests.Session, call: _Call) -> requests.Response:
         host = urlsplit(self.url).netloc or self.url
+        what = call.what
+        connect = self._connect
+        read = self._upload_read if isinstance(call.data, UploadBody) else self._read
+        if call.short:
+            connect, read = min(connect, self.policy.cleanup), min(read, self.policy.cleanup)
         started = time.monotonic()
         try:
-            response = self._session.request(
-                method,
-                self.url + path,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=self._timeout,
+            response = session.request(
+                call.method,
+                self.url + call.path,
+                params=call.params,
+                data=call.data,
+                headers=call.headers,
+                timeout=(connect, read),
                 verify=self._verify,
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:
-            if "wrong version number" in str(exc).lower():
-                raise TLSError(
-                    f"{host} does not speak TLS (https) on this port; if the server uses plain "
-                    "http, start the server URL with http://."
-                ) from None
-            raise TLSError(
-                f"The TLS certificate of {host} is not trusted ({_tls_reason(exc)}); if your site "
-                "uses its own certificate authority, choose its CA bundle file (.pem) in the "
-                "connection settings."
-            ) from None
+            raise http_errors.tls_error(exc, host) from None
         except requests.exceptions.ConnectTimeout:
-            raise NetworkError(
-                f"Could not connect to {host} within {self._timeout[0]:g} s; check the server "
-                "URL and your network."
+            raise _Retry(
+                NetworkError(
+                    f"Could not connect to {host} within {connect:g} s; check the server "
+                    "URL and your network."
+                )
             ) from None
         except requests.exceptions.ReadTimeout:
-            raise NetworkError(
-                f"{host} did not answer within {self._timeout[1]:g} s while trying to {what}."
+            raise _Retry(
+                NetworkError(f"{host} did not answer within {read:g} s while trying to {what}.")
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise NetworkError(
-                f"Could not reach the XNAT server {host} ({_network_reason(exc)}) while trying "
-                f"to {what}."
-            ) from None
+            error = NetworkError(
+                f"Could not reach the XNAT server {host} ({http_errors.network_reason(exc)}) "
+                f"while trying to {what}."
+            )
+            if http_errors.is_transient_network(exc):
+                raise _Retry(error) from None
+            raise error from None
         except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
             raise XnatError(
                 f"The server URL must start with https:// or http:// (got '{self.url}')."
@@ -336,69 +473,35 @@ class Transport:
             ) from None
         log.debug(
             "%s %s -> %s (%.2f s)",
-            method,
-            path,
+            call.method,
+            call.path,
             response.status_code,
             time.monotonic() - started,
         )
         return response
 
-    def status_error(self, response: requests.Response, what: str) -> XnatError:
-        status = response.status_code
-        message = server_message(response)
-        detail = f": {message}" if message else ""
-        if status == 401:
-            return AuthError(
-                f"XNAT rejected the user name or password/token for {self.url} "
-                "(or the token expired).",
-                status,
-            )
-        if 300 <= status < 400:
-            location = response.headers.get("Location", "")
-            target = urlsplit(location)
-            suggestion = (
-                f" (for example {target.scheme}://{target.netloc})" if target.netloc else ""
-            )
-            return XnatError(
-                f"The server answered with a redirect when trying to {what}; enter the final "
-                f"address of the XNAT server as the URL{suggestion}.",
-                status,
-            )
-        if status == 403:
-            return PermissionDenied(
-                sentence(f"XNAT refused permission to {what}{detail}")
-                if message
-                else f"XNAT refused permission to {what}; ask the project owner for access.",
-                status,
-            )
-        if status == 404:
-            return NotFound(sentence(f"XNAT could not find what is needed to {what}{detail}"), 404)
-        if status == 409:
-            return Conflict(sentence(f"XNAT refused to {what} because of a conflict{detail}"), 409)
-        if status >= 500:
-            said = f" (it said: {message.rstrip('.')})" if message else ""
-            return ServerError(
-                f"The XNAT server failed (HTTP {status}) while trying to {what}{said}; this may "
-                "be temporary, try again later.",
-                status,
-            )
-        return XnatError(sentence(f"XNAT refused to {what} (HTTP {status}){detail}"), status)
+    def _check_bundle(self) -> None:
+        if isinstance(self._verify, str) and not self._bundle_checked:
+            problem = http_errors.ca_bundle_problem(self._verify)
+            if problem is not None:
+                raise problem
+            self._bundle_checked = True
 
-    def _web_page_error(self, response: requests.Response, what: str) -> XnatError:
-        """A 2xx web page where XNAT answers data or nothing: a login page, or not XNAT at all.
-
-        None of the calls here asks for HTML, so such an answer is never read as success."""
-        if "login" in response.text.lower():
-            return AuthError(
-                f"XNAT answered with its login page when trying to {what}; the login was "
-                f"not accepted by {self.url}.",
-                response.status_code,
-            )
-        return ServerError(
-            f"XNAT answered with a web page instead of data when trying to {what}; check "
-            "that the server URL is the XNAT address.",
-            response.status_code,
+    def _status_error(
+        self, response: requests.Response, what: str, data: bytes | UploadBody | None
+    ) -> XnatError:
+        size = len(data) if data is not None else None
+        return http_errors.status_error(
+            response, what, self.url, secrets=self._secrets, body_size=size
         )
+
+    def status_error(self, response: requests.Response, what: str) -> XnatError:
+        """The typed error for an answer `what` did not expect."""
+        return self._status_error(response, what, None)
+
+    def message(self, response: requests.Response) -> str:
+        """The server's own message in `response`, scrubbed of credentials ("" if none)."""
+        return server_message(response, self._secrets)
 
     def json_body(self, response: requests.Response, what: str) -> Any:
         """The JSON body of a 2xx answer."""
@@ -424,3 +527,7 @@ class Transport:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ServerError(f"XNAT answered with an unexpected listing when trying to {what}.")
         return rows
+
+
+def _session_ids(session: requests.Session) -> set[str]:
+    return {c.value for c in session.cookies if c.name == _SESSION_COOKIE and c.value}

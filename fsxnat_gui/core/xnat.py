@@ -63,12 +63,12 @@ from fsxnat_gui.core.model import (
 )
 from fsxnat_gui.core.transport import (
     OK,
+    CallPolicy,
     Transport,
     UploadBody,
     normalise_url,
     seg,
     sentence,
-    server_message,
 )
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,13 @@ class XnatClient:
     thread (see the module docstring), and `close()` it (or use it as a context manager).
 
     `verify` is True (the system's trusted CAs), False (no certificate check) or the path of a CA
-    bundle file. `timeout` is (connect, read) in seconds; the read timeout also bounds the wait
-    for the answer to an upload, during which XNAT extracts the zip, computes checksums and
-    writes its catalog synchronously, so it must allow for that on large zips.
+    bundle file. `timeout` is (connect, read) in seconds; the read timeout bounds the wait for
+    the answer to an upload, during which XNAT extracts the zip, computes checksums and writes
+    its catalog synchronously, so it must allow for that on large zips. Metadata calls wait at
+    most `policy.read` (and `timeout[1]`) and are retried as `policy` says (core/transport.py).
+
+    `cancel`: an event that, once set, abandons the call in flight within ~0.1 s (`Abandoned`,
+    a `Cancelled`) and gives the calls after it (clean-up) short timeouts and a single try.
     """
 
     def __init__(
@@ -124,10 +128,23 @@ class XnatClient:
         *,
         verify: bool | str = True,
         timeout: tuple[float, float] = (10.0, 300.0),
+        policy: CallPolicy | None = None,
     ) -> None:
-        self._http = Transport(url, user, secret, verify=verify, timeout=timeout)
+        self._http = Transport(url, user, secret, verify=verify, timeout=timeout, policy=policy)
         self.url = self._http.url
         self.user = user
+
+    @property
+    def cancel(self) -> threading.Event | None:
+        return self._http.cancel
+
+    @cancel.setter
+    def cancel(self, event: threading.Event | None) -> None:
+        self._http.cancel = event
+
+    def scrub(self, text: str) -> str:
+        """`text` without this client's secret or any credential it quotes."""
+        return self._http.scrub(text)
 
     def __repr__(self) -> str:
         return f"XnatClient(url={self.url!r}, user={self.user!r})"
@@ -306,7 +323,7 @@ class XnatClient:
         status = response.status_code
         problem = label_problem(label)
         if status in (400, 417) or (status >= 500 and problem):
-            reason = problem or server_message(response) or f"HTTP {status}"
+            reason = problem or self._http.message(response) or f"HTTP {status}"
             return XnatError(sentence(f"XNAT refused the {noun} '{label}': {reason}"), status)
         return self._http.status_error(response, what)
 
@@ -326,6 +343,7 @@ class XnatClient:
             f"/data/projects/{seg(project)}/subjects/{seg(label)}",
             what=what,
             expected=_OK_OR_REFUSED,
+            retry=label_problem(label) is None,
         )
         if response.status_code == 422:
             raise NotFound(f"The project {project} does not exist or you cannot see it.", 422)
@@ -343,10 +361,37 @@ class XnatClient:
             what=what,
             params={"xsiType": "xnat:mrSessionData"},
             expected=_OK_OR_REFUSED,
+            retry=label_problem(label) is None and label_problem(subject) is None,
         )
         if response.status_code not in OK:
             raise self._refused(response, what, "experiment label", label)
         return self._accession_id(response, what)
+
+    def list_subject_experiments(self, project: str, subject: str) -> list[str]:
+        """The labels of the subject's experiments in the project."""
+        rows = self._http.result_set(
+            f"/data/projects/{seg(project)}/subjects/{seg(subject)}/experiments",
+            f"list the experiments of {subject}",
+        )
+        return [r["label"] for r in rows if r.get("label")]
+
+    def delete_experiment(self, project: str, experiment: str) -> None:
+        """Delete the experiment (and what it holds)."""
+        self._http.request(
+            "DELETE",
+            _experiment_path(project, experiment),
+            what=f"delete the experiment {experiment}",
+            params={"removeFiles": "true"},
+        )
+
+    def delete_subject(self, project: str, subject: str) -> None:
+        """Delete the subject (and what it holds)."""
+        self._http.request(
+            "DELETE",
+            f"/data/projects/{seg(project)}/subjects/{seg(subject)}",
+            what=f"delete the subject {subject}",
+            params={"removeFiles": "true"},
+        )
 
     # --- resources and files --------------------------------------------------------------
 
@@ -406,17 +451,26 @@ class XnatClient:
         content: str | None = None,
         tags: str | None = None,
     ) -> None:
-        """Create an empty resource folder; `Conflict` when it already exists."""
+        """Create an empty resource folder; `Conflict` when it already exists.
+
+        XNAT refuses a second PUT of a resource (409), so a first try that failed on the way
+        (a timeout, a dropped connection, a 5xx) may have created it: when the next try is
+        refused, the resource is looked at, and an empty one is the first try's."""
         params = {k: v for k, v in (("format", format), ("content", content), ("tags", tags)) if v}
         what = f"create the resource {resource} on {experiment}"
+        retried: list[XnatError] = []
         try:
             self._http.request(
                 "PUT",
                 self._resource_path(project, experiment, resource),
                 what=what,
                 params=params,
+                on_retry=retried.append,
             )
         except Conflict:
+            if retried and not self.list_files(project, experiment, resource):
+                log.info("%s: created by the try that failed (%s)", what, retried[0])
+                return
             raise Conflict(
                 f"The resource {resource} already exists on {experiment}.", 409
             ) from None
@@ -475,7 +529,7 @@ class XnatClient:
             raise Conflict(
                 f"{duplicates} file{'s' if duplicates != 1 else ''} already "
                 f"exist{'s' if duplicates == 1 else ''} in resource {resource}; nothing was "
-                "replaced. Choose 'replace' to overwrite.",
+                "replaced.",
                 response.status_code,
             )
         log.info("Uploaded %s (%d bytes) into %s on %s", zip_path.name, total, resource, experiment)

@@ -11,6 +11,7 @@ import pytest
 
 from fsxnat_gui.core import scan
 from fsxnat_gui.core.model import Subject
+from fsxnat_gui.core.transport import CallPolicy
 from fsxnat_gui.core.xnat import XnatClient
 from fsxnat_gui.samples import make_subject
 
@@ -33,7 +34,14 @@ def subjects(subjects_dir: Path) -> list[Subject]:
 
 
 @pytest.fixture
-def client(xnat: Any) -> Iterator[XnatClient]:
-    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0)) as c:
+def fast() -> CallPolicy:
+    """The metadata calls' discipline with the pauses of a test (tries as in production, but
+    hundredths of a second between them; a second for clean-up calls)."""
+    return CallPolicy(read=10.0, attempts=3, backoff=0.01, max_pause=0.2, cleanup=1.0)
+
+
+@pytest.fixture
+def client(xnat: Any, fast: CallPolicy) -> Iterator[XnatClient]:
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0), policy=fast) as c:
         c.login()
         yield c

@@ -553,3 +553,74 @@ def test_free_space_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def test_free_space_for_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="Cannot use the temporary folder"):
         free_space_for(tmp_path / "missing", 1)
+
+
+# --- issue 10: left-out files, undecodable names, the zip's size, changes on disk -------------
+
+
+def test_a_link_loop_is_called_a_link_loop(tmp_path: Path) -> None:
+    subject = make_tree(tmp_path)
+    (subject / "surf/a").symlink_to("b")
+    (subject / "surf/b").symlink_to("a")
+    (subject / "surf/self").symlink_to("self")
+    _files, warnings = walk_subject(subject)
+    assert len(warnings) == 3
+    for warning in warnings:
+        assert "is a link loop" in warning
+        assert "does not exist" not in warning
+
+
+UNDECODABLE = os.fsdecode(b"caf\xe9.txt")  # Latin-1 bytes: not UTF-8
+
+
+def test_an_undecodable_name_is_skipped_with_a_clear_message(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    (subject / "stats" / UNDECODABLE).write_bytes(b"x")
+    result = run(zip_subject(subject, outdir / "bert.zip", threading.Event()))[1]
+    assert result.warnings == (
+        "stats/caf\ufffd.txt has a name that is not valid UTF-8 text: not included",
+    )
+    assert len(result.manifest) == len(FILES)
+    with zipfile.ZipFile(outdir / "bert.zip") as z:
+        assert z.testzip() is None
+
+
+def test_an_undecodable_subject_folder_is_an_archive_error(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path, os.fsdecode(b"sub-\xff01"))
+    with pytest.raises(ArchiveError) as info:
+        run(zip_subject(subject, outdir / "x.zip", threading.Event()))
+    assert "sub-\ufffd01" in str(info.value)
+    assert "not valid UTF-8" in str(info.value)
+    assert not (outdir / "x.zip").exists()
+
+
+def test_the_zip_estimate_counts_sparse_files_by_their_blocks(tmp_path: Path) -> None:
+    subject = make_tree(tmp_path)
+    with (subject / "mri" / "sparse.nii").open("wb") as f:
+        f.truncate(2_000_000_000)  # 2 GB of holes: deflated to almost nothing
+    estimate = archive.zip_estimate(subject)
+    assert estimate < sum(len(d) for d in FILES.values()) * 1.1 + 100_000
+    zip_path = tmp_path / "bert.zip"
+    (subject / "mri" / "sparse.nii").unlink()
+    result = run(zip_subject(subject, zip_path, threading.Event()))[1]
+    assert archive.zip_estimate(subject) >= result.zip_bytes, "never less than the zip takes"
+
+
+def test_changed_on_disk_names_the_file(tmp_path: Path, outdir: Path) -> None:
+    subject = make_tree(tmp_path)
+    result = run(zip_subject(subject, outdir / "bert.zip", threading.Event()))[1]
+    assert archive.changed_on_disk(subject, result.manifest) is None
+    target = subject / "stats/aseg.stats"
+    os.utime(target, ns=(time.time_ns(), target.stat().st_mtime_ns + 5_000_000_000))
+    assert archive.changed_on_disk(subject, result.manifest) == "bert/stats/aseg.stats"
+    (subject / "stats/new.stats").write_text("x")
+    assert archive.changed_on_disk(subject, result.manifest) == "bert/stats/new.stats"
+
+
+def test_a_full_disk_is_no_space_with_the_folder(tmp_path: Path) -> None:
+    from fsxnat_gui.core.errors import NoSpace
+
+    with pytest.raises(NoSpace) as info:
+        free_space_for(tmp_path, 1 << 62)
+    assert info.value.folder == tmp_path
+    assert info.value.needed == 1 << 62

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from fsxnat_gui.core.errors import ReportError
 from fsxnat_gui.core.model import ResultStatus, RunReport, SubjectResult
 from fsxnat_gui.core.report import COLUMNS, report_to_dict, write_csv, write_json
 
@@ -90,3 +94,44 @@ def test_on_server_is_the_one_answer_of_verified_and_ok() -> None:
     assert not run.ok
     assert data["ok"] is False
     assert [r["verified"] for r in data["subjects"]] == [True, True, False]
+
+
+# --- issue 10: undecodable names, atomic writes ---------------------------------------------
+
+
+def test_undecodable_names_and_left_out_files_are_written(tmp_path: Path) -> None:
+    name = os.fsdecode(b"sub-\xe901")  # the folder name's bytes are Latin-1, not UTF-8
+    result = SubjectResult(
+        name,
+        ResultStatus.FAILED,
+        False,
+        error=f"The subject folder name {name} is not valid UTF-8 text",
+        left_out=("scripts/pipe is a named pipe: not included",),
+    )
+    report = RunReport("https://xnat", "P1", "t0", "t1", (result,))
+    write_json(report, tmp_path / "r.json")
+    write_csv(report, tmp_path / "r.csv")
+    subject = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["subjects"][0]
+    assert subject["subject"] == "sub-\ufffd01"
+    assert subject["left_out"] == ["scripts/pipe is a named pipe: not included"]
+    with (tmp_path / "r.csv").open(newline="", encoding="utf-8") as f:
+        row = next(csv.DictReader(f))
+    assert row["subject"] == "sub-\ufffd01"
+    assert row["left_out"] == "scripts/pipe is a named pipe: not included"
+
+
+def test_a_report_that_cannot_be_written_is_a_report_error_and_no_half_file(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n")
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    (folder / "r.json").mkdir()  # a folder where the report should go: it cannot be replaced
+    with pytest.raises(ReportError) as info:
+        write_json(REPORT, folder / "r.json")
+    assert "could not be written" in str(info.value)
+    assert info.value.path == str(folder / "r.json")
+    assert sorted(p.name for p in folder.iterdir()) == ["r.json"], "no temporary file left"
+    write_json(REPORT, target)
+    assert json.loads(target.read_text())["project"] == "P1", "replaced whole"

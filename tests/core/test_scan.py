@@ -427,3 +427,30 @@ def test_longitudinal_folders_know_their_time_point_base_and_time_points(tmp_pat
     (base / "base-tps").write_text("CAPS_001_tp1\nCAPS_001_tp2\n\n")
     assert classify(base).base_tps == ("CAPS_001_tp1", "CAPS_001_tp2")
     assert classify(make_subject(tmp_path, "cross")).base_tps == ()
+
+
+# --- issue 10: undecodable names, a subject folder scanned as a SUBJECTS_DIR ------------------
+
+
+def test_an_undecodable_subject_name_is_skipped_with_a_clear_reason(tmp_path: Path) -> None:
+    root = tmp_path / "subjects"
+    root.mkdir()
+    make_subject(root, "sub-01")
+    bad = os.fsdecode(b"sub-\xe902")
+    (root / "sub-01").rename(root / bad)
+    make_subject(root, "sub-03")
+    entries = {s.name: s for s in scan(root)}
+    assert not entries[bad].eligible
+    assert "not valid UTF-8" in entries[bad].reason
+    assert "sub-\ufffd02" in entries[bad].reason
+    assert entries["sub-03"].eligible
+
+
+def test_scanning_a_subject_folder_names_its_parent(tmp_path: Path) -> None:
+    subject = make_subject(tmp_path, "bert")
+    hint = scan_mod.subject_folder_hint(subject)
+    assert hint is not None
+    assert str(tmp_path) in hint
+    entries = {s.name: s for s in scan(subject)}
+    assert str(tmp_path) in entries["mri"].reason
+    assert scan_mod.subject_folder_hint(tmp_path) is None

@@ -36,6 +36,7 @@ import pytest
 from fsxnat_gui import USER_AGENT
 from fsxnat_gui.core import errors
 from fsxnat_gui.core.model import RemoteExperiment, ServerInfo
+from fsxnat_gui.core.transport import CallPolicy
 from fsxnat_gui.core.xnat import XnatClient, experiment_web_url
 
 LocalServer = Any  # the `xnat` fixture of tests/conftest.py
@@ -649,8 +650,8 @@ def make_zip(path: Path, files: dict[str, bytes]) -> Path:
 
 
 @pytest.fixture
-def owner(xnat: LocalServer) -> Iterator[XnatClient]:
-    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0)) as client:
+def owner(xnat: LocalServer, fast: CallPolicy) -> Iterator[XnatClient]:
+    with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 30.0), policy=fast) as client:
         client.login()
         yield client
 
@@ -726,11 +727,17 @@ def test_labels_the_server_refuses_are_named(owner: XnatClient) -> None:
 
 
 def test_a_server_error_is_never_read_as_missing(owner: XnatClient, xnat: LocalServer) -> None:
-    xnat.faults.add("error_500_after_body", method="GET", path_regex=r"^/data/projects/P1$")
+    """A 500 that never clears: tried again (as many times as the policy says), then an error,
+    never "does not exist"."""
+    xnat.faults.add(
+        "error_500_after_body", method="GET", path_regex=r"^/data/projects/P1$", count=0
+    )
     with pytest.raises(errors.ServerError) as info:
         owner.project_exists("P1")
     assert info.value.transient
     assert_clean(info.value)
+    tries = [r for r in xnat.faults.requests if r.path == "/data/projects/P1"]
+    assert [r.status for r in tries] == [500, 500, 500]
 
 
 def test_read_only_user_is_refused_with_the_servers_message(xnat: LocalServer) -> None:
@@ -881,3 +888,144 @@ def test_no_proxy_is_honoured(scripted: Scripted, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     with scripted.client() as client:
         assert client.login().user == "alice"
+
+
+# --- issue 10: secrets, messages and the call discipline --------------------------------------
+
+BASIC = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"Bad request. Authorization: Basic {BASIC}",  # a short plain-text echo
+        restlet(f"Denied: Authorization: Basic {BASIC}; Cookie: JSESSIONID=ABCDEF0123"),
+        restlet(f"Denied for the password {PASSWORD}"),
+        restlet(f"Denied for the token {BASIC}"),
+    ],
+)
+def test_a_server_page_echoing_credentials_is_scrubbed(
+    scripted: Scripted, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    scripted.route("GET", "/data/projects", Reply(400, body))
+    with scripted.client() as client, pytest.raises(errors.XnatError) as info:
+        client.list_projects()
+    assert BASIC not in str(info.value)
+    assert "ABCDEF0123" not in str(info.value)
+    assert_clean(info.value, caplog)
+    assert BASIC not in caplog.text
+
+
+def test_a_redirect_to_a_sign_in_page_says_so(scripted: Scripted) -> None:
+    sso = "https://sso.example.org/idp/profile/SAML2/Redirect/SSO?SAMLRequest=xyz"
+    scripted.route("GET", "/data/auth", Reply(302, "", {"Location": sso}))
+    with scripted.client() as client, pytest.raises(errors.SignInRedirect) as info:
+        client.login()
+    text = str(info.value)
+    assert "redirects to a sign-in page" in text
+    assert "alias token" in text
+    assert scripted.url in text, "the XNAT address itself is the one to use"
+    assert "SAMLRequest" not in text
+    assert info.value.location == "https://sso.example.org/idp/profile/SAML2/Redirect/SSO"
+
+
+def test_413_names_the_proxy_limit_and_the_size(scripted: Scripted, tmp_path: Path) -> None:
+    scripted.route("POST", UPLOAD_PATH, Reply(413, "<html><h1>413 Too Large</h1></html>"))
+    with scripted.client() as client, pytest.raises(errors.TooLarge) as info:
+        client.upload_zip("P", "E", "R", _zip_like(tmp_path, 2_500_000))
+    assert "body-size limit" in str(info.value)
+    assert "2.5 MB" in str(info.value)
+    assert info.value.size == 2_500_000
+
+
+def test_retry_after_is_honoured_and_capped(scripted: Scripted) -> None:
+    """A 503 asks for 30 s: the pause is capped by the policy."""
+    busy = Reply(503, "", {"Retry-After": "30"})
+    scripted.route("GET", "/data/projects", busy)
+    policy = CallPolicy(attempts=2, backoff=0.01, max_pause=0.4)
+    with scripted.client(policy=policy) as client:
+        started = time.monotonic()
+        with pytest.raises(errors.ServerError):
+            client.list_projects()
+        assert 0.4 <= time.monotonic() - started < 2.0
+    assert [r.target.split("?")[0] for r in scripted.received] == ["/data/projects"] * 2
+
+
+def test_an_upload_is_never_sent_twice_by_the_transport(scripted: Scripted, tmp_path: Path) -> None:
+    scripted.route("POST", UPLOAD_PATH, Reply(503, "", {"Retry-After": "0"}))
+    with scripted.client() as client, pytest.raises(errors.ServerError):
+        client.upload_zip("P", "E", "R", _zip_like(tmp_path, 1000))
+    assert len(scripted.received) == 1
+
+
+def test_a_metadata_call_has_its_own_read_timeout(scripted: Scripted) -> None:
+    """Not the upload's 300 s: a metadata call that does not answer is given up quickly."""
+    scripted.route("GET", "/data/projects", Reply(200, "{}", delay=1.0))
+    policy = CallPolicy(read=0.2, attempts=2, backoff=0.01)
+    with scripted.client(timeout=(2.0, 300.0), policy=policy) as client:
+        started = time.monotonic()
+        with pytest.raises(errors.NetworkError) as info:
+            client.list_projects()
+        assert time.monotonic() - started < 1.5
+    assert "did not answer within 0.2 s" in str(info.value)
+
+
+def test_cancel_abandons_a_hung_call_and_the_next_call_works(scripted: Scripted) -> None:
+    scripted.route("GET", "/data/projects", Reply(200, "{}", delay=3.0))
+    cancel = threading.Event()
+    with scripted.client(timeout=(2.0, 30.0)) as client:
+        client.login()
+        client.cancel = cancel
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        with pytest.raises(errors.Abandoned):
+            client.list_projects()
+        assert time.monotonic() - started < 1.0
+        assert client.login().user == "alice", "clean-up calls still work, on another session"
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "fragment"),
+    [
+        (lambda p: p.mkdir(), "bundle-folder", "is a folder"),
+        (lambda p: p.write_bytes(b"\x30\x82\x01\x0a binary DER"), "bundle-invalid", "PEM"),
+    ],
+)
+def test_a_ca_bundle_that_is_not_a_pem_file(
+    tls_server: Scripted, tmp_path: Path, make: Any, kind: str, fragment: str
+) -> None:
+    bundle = tmp_path / "site-ca.crt"
+    make(bundle)
+    with tls_server.client(verify=str(bundle)) as client, pytest.raises(errors.TLSError) as info:
+        client.login()
+    assert info.value.kind == kind
+    assert fragment in str(info.value)
+    assert "does not exist" not in str(info.value)
+    assert tls_server.received == []
+
+
+def test_a_host_name_mismatch_is_said_in_full(tls_server: Scripted, certs: Certs) -> None:
+    url = tls_server.url.replace("127.0.0.1", "localhost")
+    client = XnatClient(url, "alice", PASSWORD, verify=str(certs.ca), timeout=(2.0, 5.0))
+    with client, pytest.raises(errors.TLSError) as info:
+        client.login()
+    assert info.value.kind == "hostname"
+    assert "another host name" in str(info.value)
+    assert "'localhost'" in str(info.value), "the host name the certificate does not cover"
+    assert "connection settings" not in str(info.value), "the front ends give their own advice"
+
+
+def test_an_untrusted_certificate_has_its_kind(tls_server: Scripted) -> None:
+    with tls_server.client() as client, pytest.raises(errors.TLSError) as info:
+        client.login()
+    assert info.value.kind == "untrusted"
+
+
+def test_verify_false_warns_once_not_per_request(
+    tls_server: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pytest turns every warning into an error here: no InsecureRequestWarning may escape."""
+    with caplog.at_level(logging.WARNING), tls_server.client(verify=False) as client:
+        for _ in range(3):
+            client.login()
+    assert caplog.text.count("TLS certificate checking is off") == 1

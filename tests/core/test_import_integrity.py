@@ -1,0 +1,143 @@
+"""Issue 10, on the import's side: "imported" means the server holds the folder as it is on disk;
+a cancelled run removes only the empty subject and experiment it created; files left out are
+on the subject's result; a concurrent import never gets the advice to choose replace."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from import_helpers import PROJECT, RESOURCE, UPLOAD, local_files, plan_for, run, server_files
+
+from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core.jobs import Event
+from fsxnat_gui.core.model import OnExisting, Progress, Stage, Subject, SubjectResult
+from fsxnat_gui.core.xnat import XnatClient
+
+
+def _rewrite(path: Path) -> None:
+    """Same size, other bytes, a later modification time."""
+    path.write_bytes(os.urandom(path.stat().st_size))
+    later = time.time_ns() + 2_000_000_000
+    os.utime(path, ns=(later, later))
+
+
+class _At:
+    """An on_event hook rewriting `path` at the first `times` events of `stage`: ZIPPING ones
+    that end it (every file read, the zip not yet closed), or any UPLOADING one."""
+
+    def __init__(self, stage: Stage, times: int, path: Path) -> None:
+        self.stage, self.times, self.path = stage, times, path
+        self.done = 0
+
+    def __call__(self, event: Event, cancel: threading.Event) -> None:
+        if not isinstance(event, Progress) or event.stage is not self.stage or not event.item:
+            return
+        at_end = event.done >= event.total
+        if self.done < self.times and (at_end or self.stage is not Stage.ZIPPING):
+            _rewrite(self.path)
+            self.done += 1
+
+
+def test_a_file_modified_after_it_was_read_is_zipped_and_sent_again(
+    subjects: list[Subject], client: XnatClient
+) -> None:
+    """The subject is zipped in its turn (not ahead); a file already read into the zip is saved
+    again before the zip is closed: the server must get the new content."""
+    edited = _At(Stage.ZIPPING, 1, subjects[0].path / "mri" / "aseg.mgz")
+    r = run(plan_for(subjects[:1], client), client, on_event=edited)
+    assert edited.done == 1
+    assert r.status() == {"sub-01": "imported"}
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+    assert "sub-01/mri/aseg.mgz changed on disk after it was zipped" in r.results["sub-01"].detail
+
+
+def test_a_file_modified_during_the_upload_is_sent_again(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    """Checked again before the subject is reported: the server's copy is replaced."""
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.5)  # events in flight
+    edited = _At(Stage.UPLOADING, 1, subjects[0].path / "mri" / "aseg.mgz")
+    r = run(plan_for(subjects[:1], client), client, on_event=edited)
+    assert edited.done == 1
+    assert r.status() == {"sub-01": "imported"}
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+def test_a_file_that_keeps_changing_fails_the_subject_naming_it(
+    subjects: list[Subject], client: XnatClient
+) -> None:
+    edited = _At(Stage.ZIPPING, 9, subjects[0].path / "mri" / "aseg.mgz")
+    r = run(plan_for(subjects[:1], client), client, on_event=edited)
+    result = r.results["sub-01"]
+    assert r.status() == {"sub-01": "failed"}
+    assert not result.verified
+    assert "sub-01/mri/aseg.mgz kept changing on disk" in result.error
+    assert not r.report.ok
+
+
+def _cancel_mid_upload(event: Event, cancel: threading.Event) -> None:
+    if isinstance(event, Progress) and event.stage is Stage.UPLOADING:
+        cancel.set()
+
+
+def test_a_cancel_keeps_what_existed_before_the_run(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    client.create_project(PROJECT)
+    client.ensure_experiment(PROJECT, "sub-01", "sub-01_MR1")  # the subject and its session
+    (subjects[0].path / "mri" / "big.mgz").write_bytes(os.urandom(8_000_000))
+    subject = scan.measure(scan.classify(subjects[0].path))
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=1.0)
+    r = run(plan_for([subject], client), client, on_event=_cancel_mid_upload)
+    assert r.status() == {"sub-01": "cancelled"}
+    assert "sub-01_MR1" in client.list_experiments(PROJECT)
+    assert "sub-01" in client.list_subjects(PROJECT)
+    assert "created by this run was deleted" in r.results["sub-01"].detail  # the resource
+    assert "experiment sub-01_MR1 created" not in r.results["sub-01"].detail
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_files_left_out_are_on_the_subjects_result(
+    subjects: list[Subject], client: XnatClient
+) -> None:
+    os.mkfifo(subjects[0].path / "scripts" / "pipe")
+    (subjects[0].path / "surf" / "loop").symlink_to("loop")
+    r = run(plan_for(subjects[:1], client), client)
+    result = r.results["sub-01"]
+    assert result.status.value == "imported"
+    assert sorted(result.left_out) == [
+        "scripts/pipe is a named pipe: not included",
+        "surf/loop is a link loop (loop leads back to itself): not included",
+    ]
+
+
+def test_a_concurrent_import_never_advises_replace(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    """Another import fills the resource while this one (policy replace) is about to upload:
+    this one loses, and is told why, not to choose replace (it did)."""
+    other_zip = tmp_path / "other.zip"
+    steps = archive.zip_subject(subjects[0].path, other_zip, threading.Event())
+    for _ in steps:
+        pass
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=1.0)  # this run's upload
+    sent: list[bool] = []
+
+    def other_import(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, Progress) and event.stage is Stage.UPLOADING and not sent:
+            sent.append(True)
+            with XnatClient(xnat.url, xnat.user, xnat.password) as other:
+                other.upload_zip(PROJECT, "sub-01_MR1", RESOURCE, other_zip)
+
+    plan = plan_for(subjects[:1], client, on_existing=OnExisting.REPLACE)
+    r = run(plan, client, on_event=other_import)
+    result = r.results["sub-01"]
+    assert isinstance(result, SubjectResult)
+    assert result.status.value == "failed"
+    assert "another import" in result.error
+    assert "choose replace" not in result.error.lower()
