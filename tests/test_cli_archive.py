@@ -99,7 +99,8 @@ def test_plain_import_attaches_to_existing_sessions(
     assert (base["level"], base["subject_label"], base["experiment"]) == ("subject", "CAPS_006", "")
     copy = stored(xnat, "subjects", "CAPS_006", "FREESURFER7_BASE") / "CAPS_006_base"
     assert md5s(copy) == md5s(folders / "CAPS_006_base")
-    csv_rows = list(csv.DictReader(report.with_suffix(".csv").open()))
+    with report.with_suffix(".csv").open() as fh:
+        csv_rows = list(csv.DictReader(fh))
     assert {r["level"] for r in csv_rows} == {"experiment", "subject"}
 
 

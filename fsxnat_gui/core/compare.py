@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
 from typing import Protocol
 
 from fsxnat_gui.core.errors import Cancelled, NotFound, PermissionDenied
@@ -22,6 +21,7 @@ from fsxnat_gui.core.model import (
     NodeKind,
     NodeStatus,
     OnExisting,
+    Owner,
     PlanItem,
     PlanNode,
     RemoteExperiment,
@@ -40,8 +40,7 @@ class PlanClient(Protocol):
     def project_exists(self, project: str) -> bool: ...
     def list_subjects(self, project: str) -> dict[str, str]: ...
     def list_experiments(self, project: str) -> dict[str, RemoteExperiment]: ...
-    def list_resources(self, project: str, experiment: str) -> list[RemoteResource]: ...
-    def list_subject_resources(self, project: str, subject: str) -> list[RemoteResource]: ...
+    def list_resources(self, project: str, owner: Owner | str) -> list[RemoteResource]: ...
 
 
 def fetch_index(client: PlanClient, project: str) -> ArchiveIndex:
@@ -104,11 +103,7 @@ def _compare_item(
     subject_exists = item.subject_label in index.subjects
     subject_status = NodeStatus.EXISTS if subject_exists else NodeStatus.NEW
     if item.level is Level.SUBJECT:
-        resources = (
-            _resources(client.list_subject_resources, target.project, item.subject_label)
-            if subject_exists
-            else []
-        )
+        resources = _resources(client, target.project, item.owner) if subject_exists else []
         resource = _resource_mark(_find(resources, item.resource_label), item.subject, policy)
         return item_node(item, subject_status, UNKNOWN, resource)
     remote = index.experiment(item.experiment_label)
@@ -122,16 +117,14 @@ def _compare_item(
             f"would move it: give '{item.subject.name}' subject {owner}, or another session"
         )
         return item_node(item, subject_status, (NodeStatus.CONFLICT, detail), UNKNOWN)
-    resources = _resources(client.list_resources, target.project, remote.label)
+    resources = _resources(client, target.project, item.owner)
     resource = _resource_mark(_find(resources, item.resource_label), item.subject, policy)
     return item_node(item, subject_status, (NodeStatus.EXISTS, ""), resource)
 
 
-def _resources(
-    lister: Callable[[str, str], list[RemoteResource]], project: str, owner: str
-) -> list[RemoteResource]:
+def _resources(client: PlanClient, project: str, owner: Owner) -> list[RemoteResource]:
     try:
-        return lister(project, owner)
+        return client.list_resources(project, owner)
     except NotFound:
         return []
 

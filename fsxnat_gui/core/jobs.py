@@ -141,8 +141,9 @@ class _Runner:
         try:
             if not scan.classify(nxt.subject.path).eligible:
                 return
-            if nxt.experiment_label in ctx.experiments:
-                existing = self.client.list_resources(ctx.project, nxt.experiment_label)
+            known = ctx.subject_ids if nxt.level is Level.SUBJECT else ctx.experiments
+            if nxt.owner.label in known:
+                existing = self.client.list_resources(ctx.project, nxt.owner)
                 if any(r.label == nxt.resource_label for r in existing):
                     return
             archive.free_space_for(ctx.transfers.workdir, zip_room(current) + zip_room(nxt))

@@ -150,6 +150,18 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """What a resource hangs on: an experiment (MR session), or the subject itself."""
+
+    level: Level
+    label: str  # the experiment's label, or the subject's
+
+    @property
+    def noun(self) -> str:
+        return "experiment" if self.level is Level.EXPERIMENT else "subject"
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A mapping row or a choice made in the window: the values given win over matching;
     "" (or None) means "match it"."""
@@ -179,6 +191,13 @@ class PlanItem:
     @property
     def ok(self) -> bool:
         return not self.problems and not self.held
+
+    @property
+    def owner(self) -> Owner:
+        """Where its resource goes: the experiment, or the subject for a subject-level one."""
+        if self.level is Level.SUBJECT:
+            return Owner(Level.SUBJECT, self.subject_label)
+        return Owner(Level.EXPERIMENT, self.experiment_label)
 
 
 @dataclass(frozen=True)
