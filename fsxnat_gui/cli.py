@@ -32,9 +32,11 @@ from typing import Any, TextIO
 
 from fsxnat_gui import __version__
 from fsxnat_gui.core import credentials, report, scan
+from fsxnat_gui.core.compare import compare, fetch_index
 from fsxnat_gui.core.errors import FsXnatError, LabelError
 from fsxnat_gui.core.jobs import run_import
 from fsxnat_gui.core.login import Credentials, insecure_warning, make_client, saved_credentials
+from fsxnat_gui.core.mapping import read_mapping, write_mapping
 from fsxnat_gui.core.model import (
     ImportPlan,
     OnExisting,
@@ -47,7 +49,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import blocking_reasons, compare, make_plan, resource_label
+from fsxnat_gui.core.plan import blocking_reasons, make_plan, resource_label
 from fsxnat_gui.core.pyxnat_config import read_config
 from fsxnat_gui.core.units import human_bytes, human_duration
 from fsxnat_gui.core.xnat import XnatClient
@@ -109,7 +111,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment-label",
         default=Target.experiment_template,
         metavar="TEMPLATE",
-        help="MR session label; {subject} is the subject label (default: %(default)s)",
+        help="label of a NEW MR session; {subject} is the subject label, {folder} the folder "
+        "name, {session} the folder pattern's session (default: %(default)s)",
+    )
+    where.add_argument(
+        "--folder-pattern",
+        metavar="REGEX",
+        help="read the subject (and session) from folder names: a regular expression with "
+        "named groups, e.g. '(?P<subject>sub-[^_]+)_(?P<session>ses-.+)'",
+    )
+    where.add_argument(
+        "--existing-only",
+        action="store_true",
+        help="only attach to subjects and MR sessions that exist; never create one",
+    )
+    where.add_argument(
+        "--map",
+        type=Path,
+        metavar="FILE.csv",
+        help="where each folder goes (columns folder,subject,experiment,resource, as written "
+        "by --write-map); its values win over matching",
     )
     where.add_argument(
         "--resource",
@@ -131,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run = p.add_argument_group("running")
     run.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    run.add_argument(
+        "--write-map",
+        type=Path,
+        metavar="FILE.csv",
+        help="write where each folder would go and why, to review or edit and pass to --map",
+    )
     run.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     run.add_argument(
         "--report", type=Path, metavar="FILE.json", help="write the run report (and FILE.csv)"
@@ -268,15 +295,30 @@ def print_tree(node: PlanNode, out: TextIO, depth: int = 0) -> None:
         print_tree(child, out, depth + 1)
 
 
+def print_held(plan: ImportPlan, out: TextIO) -> None:
+    """The folders that will not be imported until someone says where they go."""
+    held = [i for i in plan.items if i.held and not i.problems]
+    if not held:
+        return
+    print(
+        f"\n{len(held)} folder{'s' if len(held) != 1 else ''} will not be imported until you "
+        "say where they go (--map FILE.csv; --write-map writes a proposal to edit):",
+        file=out,
+    )
+    for item in held:
+        print(f"  {item.subject.name}: {item.held}", file=out)
+
+
 def confirm(plan: ImportPlan, url: str, yes: bool, out: TextIO) -> bool:
     if yes:
         return True
     if not sys.stdin.isatty():
         raise UsageError("not on a terminal: add --yes to import without a confirmation prompt")
-    size = human_bytes(sum(i.subject.bytes or 0 for i in plan.items))
+    runnable = [i for i in plan.items if i.ok]
+    size = human_bytes(sum(i.subject.bytes or 0 for i in runnable))
     out.flush()
     answer = input(
-        f"Import {len(plan.items)} subjects ({size}) into {plan.target.project} on {url}? [y/N] "
+        f"Import {len(runnable)} subjects ({size}) into {plan.target.project} on {url}? [y/N] "
     )
     return answer.strip().lower() in ("y", "yes")
 
@@ -413,16 +455,27 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             resource_format=args.resource_format,
             resource_content=args.resource_content,
             resource_tags=args.resource_tags,
+            existing_only=args.existing_only,
+            folder_pattern=args.folder_pattern,
         )
-        plan = make_plan(chosen, target)
         info = client.login()
         print(
             f"{client.url} (XNAT {info.version or 'version unknown'}), logged in as {info.user}",
             file=out,
         )
-        plan = compare(plan, client)
+        index = fetch_index(client, args.project)
+        rows = read_mapping(args.map, [s.name for s in chosen], index) if args.map else {}
+        try:
+            plan = make_plan(chosen, target, rows, index=index)
+        except LabelError as exc:
+            raise UsageError(str(exc)) from None
+        plan = compare(plan, client, index=index)
         assert plan.tree is not None
         print_tree(plan.tree, out)
+        print_held(plan, out)
+        if args.write_map:
+            write_mapping(plan.items, args.write_map)
+            print(f"\nmapping written to {args.write_map}: edit it, then use --map", file=out)
         reasons = blocking_reasons(plan)
         if reasons:
             print("\nthe plan cannot run:", file=err)

@@ -29,6 +29,7 @@ the server is identical to the local folder, so an interrupted batch carries on 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import shutil
@@ -41,6 +42,7 @@ from fsxnat_gui.core import archive, scan
 from fsxnat_gui.core.errors import Cancelled, FsXnatError, XnatError
 from fsxnat_gui.core.model import (
     ImportPlan,
+    Level,
     PlanItem,
     Progress,
     ResultStatus,
@@ -76,6 +78,8 @@ class _Runner:
             name = item.subject.name
             if self.ctx.cancel.is_set():
                 result = SubjectResult(name, ResultStatus.CANCELLED, False, error="cancelled")
+            elif item.held and not item.problems:
+                result = SubjectResult(name, ResultStatus.NOT_IMPORTED, False, error=item.held)
             elif not item.ok:
                 error = "; ".join(item.problems)
                 result = SubjectResult(name, ResultStatus.FAILED, False, error=error)
@@ -83,6 +87,7 @@ class _Runner:
                 result = SubjectResult(name, ResultStatus.FAILED, False, error=self.fatal)
             else:
                 result = yield from self._subject(item)
+            result = _with_destination(result, item)
             results.append(result)
             yield result
             yield self.meter.run_event()
@@ -136,8 +141,9 @@ class _Runner:
         try:
             if not scan.classify(nxt.subject.path).eligible:
                 return
-            if nxt.experiment_label in ctx.experiments:
-                existing = self.client.list_resources(ctx.project, nxt.experiment_label)
+            known = ctx.subject_ids if nxt.level is Level.SUBJECT else ctx.experiments
+            if nxt.owner.label in known:
+                existing = self.client.list_resources(ctx.project, nxt.owner)
                 if any(r.label == nxt.resource_label for r in existing):
                     return
             archive.free_space_for(ctx.transfers.workdir, zip_room(current) + zip_room(nxt))
@@ -188,3 +194,15 @@ def run_import(
     finally:
         transfers.close()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _with_destination(result: SubjectResult, item: PlanItem) -> SubjectResult:
+    """The result with where its folder went (or would have gone) and why: the report's columns."""
+    return dataclasses.replace(
+        result,
+        subject_label=item.subject_label,
+        experiment=item.experiment_label if item.level is Level.EXPERIMENT else "",
+        resource=item.resource_label,
+        level=item.level,
+        match=item.match,
+    )

@@ -7,6 +7,7 @@ yield the events defined at the bottom of this module.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -52,6 +53,9 @@ class Subject:
     version_stamp: str | None = None  # the raw stamp
     mixed_version: bool = False  # first and latest stamps disagree
     long_role: LongRole = LongRole.CROSS
+    long_tp: str = ""  # LONG: the time point of `<tp>.long.<base>`
+    long_base: str = ""  # LONG: the base (template) it was run against
+    base_tps: tuple[str, ...] = ()  # BASE: the time points listed in its `base-tps` file
     files: int | None = None  # regular files that will be zipped (None = not measured yet)
     bytes: int | None = None  # their total size
     warnings: tuple[str, ...] = ()  # e.g. dangling or outside symlinks, renamed subject
@@ -66,6 +70,9 @@ class Subject:
         if self.version and (m := re.match(r"(\d+)", self.version)):
             return f"FREESURFER{m.group(1)}"
         return "FREESURFER"
+
+
+MR_SESSION = "xnat:mrSessionData"
 
 
 class OnExisting(Enum):
@@ -89,6 +96,28 @@ class NodeStatus(Enum):
     CONFLICT = "conflict"  # exists and differs / policy forbids / label collision
     INVALID = "invalid"  # a label that XNAT would refuse
     UNKNOWN = "unknown"  # not compared with the server (offline / not logged in)
+    UNRESOLVED = "choose"  # no destination yet (ambiguous, or refused): nothing is written
+
+
+class Level(Enum):
+    """Where a resource hangs: on an experiment (MR session) or on the subject itself."""
+
+    EXPERIMENT = "experiment"
+    SUBJECT = "subject"
+
+
+class How(Enum):
+    """How a folder's destination was found (core/matching.py): the report's `match`."""
+
+    SESSION_LABEL = "session label"  # an MR session labelled like the folder
+    TEMPLATE = "experiment template"  # the subject's session that the template names
+    ONLY_SESSION = "subject label"  # the only MR session of the subject labelled like the folder
+    NEW_SESSION = "new session"  # the subject exists with no MR session
+    NEW_SUBJECT = "new subject"  # nothing matched
+    TIME_POINT = "time point"  # a longitudinal run or a base, through its time point(s)
+    MAPPED = "mapping"  # a mapping row (a file, or a choice made in the window)
+    AMBIGUOUS = "ambiguous"  # several candidate sessions: someone must choose
+    REFUSED = "refused"  # nothing may be written (existing-only, unresolvable base, ...)
 
 
 @dataclass(frozen=True)
@@ -105,7 +134,8 @@ class PlanNode:
 
 @dataclass(frozen=True)
 class Target:
-    """Where and how subjects go. Labels may use {subject} (the sanitised subject label)."""
+    """Where and how subjects go. The template may use {subject} (the subject label), {folder}
+    (the sanitised folder name) and {session} (the folder pattern's `session` group)."""
 
     project: str
     experiment_template: str = "{subject}_MR1"
@@ -115,21 +145,59 @@ class Target:
     resource_format: str | None = None
     resource_content: str | None = None
     resource_tags: str | None = None
+    existing_only: bool = False  # only attach to existing sessions: never a new subject/session
+    folder_pattern: str | None = None  # regex with groups `subject` (and `session`)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """What a resource hangs on: an experiment (MR session), or the subject itself."""
+
+    level: Level
+    label: str  # the experiment's label, or the subject's
+
+    @property
+    def noun(self) -> str:
+        return "experiment" if self.level is Level.EXPERIMENT else "subject"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A mapping row or a choice made in the window: the values given win over matching;
+    "" (or None) means "match it"."""
+
+    subject: str = ""
+    experiment: str = ""
+    resource: str = ""
+    on_existing: OnExisting | None = None
 
 
 @dataclass(frozen=True)
 class PlanItem:
-    """One subject of an import plan with its resolved XNAT labels."""
+    """One folder of an import plan: where it goes (resolved labels) and why."""
 
     subject: Subject
     subject_label: str
-    experiment_label: str
+    experiment_label: str  # "" for a subject-level resource, or while unresolved
     resource_label: str
     problems: tuple[str, ...] = ()  # invalid/colliding labels: the item cannot run until fixed
+    level: Level = Level.EXPERIMENT
+    how: How = How.NEW_SUBJECT
+    match: str = ""  # why it goes there, a sentence ("existing session X — matched by ...")
+    candidates: tuple[str, ...] = ()  # AMBIGUOUS: the MR sessions to choose from
+    held: str = ""  # why nothing will be written for it (ambiguous, refused): not a plan error
+    on_existing: OnExisting | None = None  # this row's policy; None: the target's
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.held
+
+    @property
+    def owner(self) -> Owner:
+        """Where its resource goes: the experiment, or the subject for a subject-level one."""
+        if self.level is Level.SUBJECT:
+            return Owner(Level.SUBJECT, self.subject_label)
+        return Owner(Level.EXPERIMENT, self.experiment_label)
 
 
 @dataclass(frozen=True)
@@ -137,6 +205,7 @@ class ImportPlan:
     target: Target
     items: tuple[PlanItem, ...]
     tree: PlanNode | None = None  # filled by the server comparison
+    assignments: Mapping[str, Assignment] = field(default_factory=dict)  # by folder: what won
 
     @property
     def ok(self) -> bool:
@@ -189,6 +258,7 @@ class ResultStatus(Enum):
     SKIPPED = "skipped"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    NOT_IMPORTED = "not imported"  # nothing written: its destination is undecided or refused
 
 
 @dataclass(frozen=True)
@@ -209,6 +279,12 @@ class SubjectResult:
     # files of the folder that are not on the server and why, one sentence each (special files,
     # links that are not followed or loop, names that are not UTF-8), for the subject's line
     left_out: tuple[str, ...] = ()
+    # where it went (or would have gone), and why: the report's destination columns
+    subject_label: str = ""
+    experiment: str = ""  # "" for a subject-level resource
+    resource: str = ""
+    level: Level = Level.EXPERIMENT
+    match: str = ""
 
     @property
     def on_server(self) -> bool:
@@ -262,6 +338,12 @@ class RemoteExperiment:
     label: str
     subject_id: str
     project: str
+    xsi_type: str = ""  # e.g. "xnat:mrSessionData"; "" when the server did not say
+
+    @property
+    def is_mr(self) -> bool:
+        """An MR session (or of unknown type: older listings may not say)."""
+        return self.xsi_type in ("", MR_SESSION)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The run report (the verification receipt) as JSON and CSV.
 
-One row per subject: status, whether the subject is on the server as the local folder holds it
-(`verified`: `SubjectResult.on_server`), the XNAT URIs, files, bytes, the error, the files left
-out; `ok` when every subject is. A report never holds a secret: the server URL is written
-without any user:password part it might carry.
+One row per folder: where it went (subject label, experiment, resource, level: experiment or
+subject) and why (`match`), status, whether the subject is on the server as the local folder
+holds it (`verified`: `SubjectResult.on_server`), the XNAT URIs, files, bytes, the error, the
+files left out; `ok` when every subject is. A report never holds a secret: the server URL is
+written without any user:password part it might carry.
 
 A report is written whole or not at all (a temporary file beside it, renamed over it); a failure
 to write it is a `ReportError` naming the file, never a half-written or empty report. Names that
@@ -42,6 +43,13 @@ COLUMNS = (
     "detail",
     "error",
     "left_out",
+    # where the folder went and why (after the older columns, which keep their places)
+    "folder",
+    "subject_label",
+    "experiment",
+    "resource",
+    "level",
+    "match",
 )
 
 
@@ -55,7 +63,7 @@ def _public_url(url: str) -> str:
 
 def result_to_dict(result: SubjectResult) -> dict[str, Any]:
     return {
-        "subject": printable(result.subject),
+        "subject": printable(result.subject),  # the folder name (also `folder`)
         "status": result.status.value,
         "verified": result.on_server,
         "files": result.files,
@@ -67,6 +75,12 @@ def result_to_dict(result: SubjectResult) -> dict[str, Any]:
         "detail": printable(result.detail),
         "error": printable(result.error),
         "left_out": [printable(w) for w in result.left_out],
+        "folder": printable(result.subject),
+        "subject_label": result.subject_label,
+        "experiment": result.experiment,  # "" for a subject-level resource
+        "resource": result.resource,
+        "level": result.level.value,
+        "match": printable(result.match),
     }
 
 

@@ -311,12 +311,30 @@ def _run_state(subject: Path, done_text: str | None, done: dict[str, str]) -> _S
 # --- classification ---------------------------------------------------------------------------
 
 
-def _long_role(subject: Path) -> LongRole:
-    if _is_file(subject / "base-tps"):
-        return LongRole.BASE
-    if _LONG_RE.match(subject.name) or _is_file(subject / "scripts" / "long.base"):
-        return LongRole.LONG
-    return LongRole.CROSS
+@dataclass(frozen=True)
+class _Role:
+    role: LongRole = LongRole.CROSS
+    tp: str = ""
+    base: str = ""
+    base_tps: tuple[str, ...] = ()
+
+
+def _long_role(subject: Path, done: dict[str, str]) -> _Role:
+    """freesurfer.md rule 10: a `base-tps` file makes a base (its lines are the time points);
+    `<tp>.long.<base>` (or `-long <tp> <base>` in CMDARGS, or scripts/long.base) a longitudinal
+    run."""
+    if (tps := _read_text(subject / "base-tps", 64 * 1024)) is not None:
+        return _Role(LongRole.BASE, base_tps=tuple(t for t in tps.split() if t))
+    if m := _LONG_RE.match(subject.name):
+        return _Role(LongRole.LONG, m["tp"], m["base"])
+    args = done.get("CMDARGS", "").split()
+    if "-long" in args and len(args) > args.index("-long") + 2:
+        i = args.index("-long")
+        return _Role(LongRole.LONG, args[i + 1], args[i + 2])
+    if (base := _read_text(subject / "scripts" / "long.base", 4096)) is not None:
+        cross = _read_text(subject / "scripts" / "long.cross", 4096) or ""
+        return _Role(LongRole.LONG, cross.strip(), base.strip())
+    return _Role()
 
 
 def _recon_subject(path: Path) -> Subject:
@@ -324,6 +342,7 @@ def _recon_subject(path: Path) -> Subject:
     done = _keys(done_text)
     state = _run_state(path, done_text, done)
     version = _version(path, done)
+    role = _long_role(path, done)
     warnings = list(state.warnings)
     if version.warning:
         warnings.append(version.warning)
@@ -341,7 +360,10 @@ def _recon_subject(path: Path) -> Subject:
         version=version.version,
         version_stamp=version.stamp,
         mixed_version=version.mixed,
-        long_role=_long_role(path),
+        long_role=role.role,
+        long_tp=role.tp,
+        long_base=role.base,
+        base_tps=role.base_tps,
         warnings=tuple(warnings),
     )
 

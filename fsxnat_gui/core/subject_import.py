@@ -39,6 +39,7 @@ from fsxnat_gui.core.errors import (
 )
 from fsxnat_gui.core.model import (
     ImportPlan,
+    Level,
     OnExisting,
     PlanItem,
     Progress,
@@ -155,7 +156,7 @@ class SubjectImport:
 
     def run(self) -> Generator[Progress, None, SubjectResult]:
         item, subject = self.item, self.item.subject
-        log.info("importing %s as %s/%s", subject.name, item.experiment_label, item.resource_label)
+        log.info("importing %s as %s/%s", subject.name, item.owner.label, item.resource_label)
         status, error = ResultStatus.FAILED, ""
         try:
             self._check_unchanged()
@@ -182,7 +183,7 @@ class SubjectImport:
         self.ctx.transfers.drop_ahead(item)  # skipped or failed before its zip was used
         if error:
             log.warning("%s %s: %s", subject.name, status.value, error)
-        experiment_uri = self.client.experiment_uri(self.project, item.experiment_label)
+        experiment_uri = self.client.owner_uri(self.project, item.owner)
         return SubjectResult(
             subject=subject.name,
             status=status,
@@ -208,9 +209,11 @@ class SubjectImport:
             raise ScanError(f"{self.item.subject.name} changed since the scan: {why}")
 
     def _ensure_experiment(self) -> None:
-        """Create the subject and the MR session unless they exist; never move an experiment."""
+        """Create the subject and the MR session unless they exist (only the subject for a
+        subject-level resource); never move an experiment."""
         item, ctx = self.item, self.ctx
-        owner = ctx.experiments.get(item.experiment_label)
+        subject_level = item.level is Level.SUBJECT
+        owner = None if subject_level else ctx.experiments.get(item.experiment_label)
         subject_id = ctx.subject_ids.get(item.subject_label)
         if owner is not None and owner != subject_id:
             labels = {sid: label for label, sid in ctx.subject_ids.items()}
@@ -223,26 +226,27 @@ class SubjectImport:
             self.created_subject = True
             subject_id = self.client.ensure_subject(self.project, item.subject_label)
             ctx.subject_ids[item.subject_label] = subject_id
-        if owner is None:
+        if owner is None and not subject_level:
             self.created_experiment = True
             self.client.ensure_experiment(self.project, item.subject_label, item.experiment_label)
             ctx.experiments[item.experiment_label] = subject_id
 
     def _existing_resource(self) -> Generator[Progress, None, bool]:
         """Apply the policy to a resource that is already there. True = skip the subject."""
-        experiment, resource = self.item.experiment_label, self.item.resource_label
-        labels = [r.label for r in self.client.list_resources(self.project, experiment)]
+        resource = self.item.resource_label
+        labels = [r.label for r in self.client.list_resources(self.project, self.item.owner)]
         if resource not in labels:
             return False
         remote = self._list_files()
         if not remote:
             self.reuse_empty = True
             return False
-        policy = self.ctx.plan.target.on_existing
+        policy = self.item.on_existing or self.ctx.plan.target.on_existing
         if policy is OnExisting.REPLACE:
             self.replaces = len(remote)  # deleted only once the new zip is ready
             return False
-        there = f"a {resource} resource already exists on {experiment} ({len(remote)} files)"
+        on = self.item.owner.label
+        there = f"a {resource} resource already exists on {on} ({len(remote)} files)"
         if policy is OnExisting.FAIL:
             raise Conflict(f"{there}; the policy for existing resources is to stop")
         differences = yield from self._local_differences(remote)
@@ -303,7 +307,7 @@ class SubjectImport:
             item = self.item
             raise Conflict(
                 f"{str(exc).rstrip('.')}: another import seems to be writing to "
-                f"{item.resource_label} on {item.experiment_label} at the same time; run again "
+                f"{item.resource_label} on {item.owner.label} at the same time; run again "
                 "once it has ended (a new run compares what the server holds with the folder)",
                 exc.status,
             ) from None
@@ -311,7 +315,7 @@ class SubjectImport:
     def _start_over(self) -> None:
         """Empty the resource this run filled, before the folder's new state is sent."""
         item = self.item
-        self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+        self.client.delete_resource(self.project, item.owner, item.resource_label)
         self.reuse_empty = False
         self.created_resource = False
 
@@ -332,17 +336,17 @@ class SubjectImport:
         log.info(
             "replacing %s of %s (%d files)",
             item.resource_label,
-            item.experiment_label,
+            item.owner.label,
             self.replaces,
         )
-        self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+        self.client.delete_resource(self.project, item.owner, item.resource_label)
         self.notes.append(f"replaced the previous {item.resource_label} ({self.replaces} files)")
 
     def _create_resource(self) -> None:
         target, item = self.ctx.plan.target, self.item
         self.client.create_resource(
             self.project,
-            item.experiment_label,
+            item.owner,
             item.resource_label,
             format=target.resource_format,
             content=target.resource_content,
@@ -387,7 +391,7 @@ class SubjectImport:
                 self.notes.append("the server finished storing an earlier attempt")
                 return ""
             log.info("emptying %s of %s before the retry", item.resource_label, item.subject.name)
-            self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+            self.client.delete_resource(self.project, item.owner, item.resource_label)
             self._create_resource()
         upload_error: XnatError | None = None
         try:
@@ -461,7 +465,7 @@ class SubjectImport:
             # by the server finishing. Leave the resource alone, say so. (With part of the body
             # unsent, the server stores nothing: it is deleted.)
             self.created_resource = False
-            resource, experiment = self.item.resource_label, self.item.experiment_label
+            resource, experiment = self.item.resource_label, self.item.owner.label
             self.notes.append(
                 f"the server was still storing the upload when it was cancelled: {resource} "
                 f"may appear on {experiment}; a new run compares it with the folder and skips "
@@ -473,7 +477,7 @@ class SubjectImport:
 
     def _list_files(self) -> list[RemoteFile]:
         item = self.item
-        return self.client.list_files(self.project, item.experiment_label, item.resource_label)
+        return self.client.list_files(self.project, item.owner, item.resource_label)
 
     def _remove_created(self) -> None:
         """After a cancel: delete the experiment and the subject this run created, if they are
@@ -519,7 +523,7 @@ class SubjectImport:
             return
         item = self.item
         try:
-            self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+            self.client.delete_resource(self.project, item.owner, item.resource_label)
         except XnatError as exc:
             log.warning(
                 "could not delete %s of %s: %s", item.resource_label, item.subject.name, exc

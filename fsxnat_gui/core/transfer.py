@@ -81,7 +81,7 @@ class _Upload(threading.Thread):
         try:
             client.upload_zip(
                 project,
-                item.experiment_label,
+                item.owner,
                 item.resource_label,
                 zip_path,
                 overwrite=False,  # the resource is new or empty: a duplicate is an error

@@ -56,6 +56,8 @@ from fsxnat_gui.core.errors import (
 from fsxnat_gui.core.labels import label_problem
 from fsxnat_gui.core.model import (
     AliasToken,
+    Level,
+    Owner,
     RemoteExperiment,
     RemoteFile,
     RemoteResource,
@@ -97,6 +99,19 @@ def _to_int(value: object) -> int | None:
 
 def _experiment_path(project: str, experiment: str) -> str:
     return f"/data/projects/{seg(project)}/experiments/{seg(experiment)}"
+
+
+def owner_path(project: str, owner: Owner | str) -> str:
+    """The REST path of what a resource hangs on (a plain string is an experiment label)."""
+    if isinstance(owner, str):
+        return _experiment_path(project, owner)
+    if owner.level is Level.SUBJECT:
+        return f"/data/projects/{seg(project)}/subjects/{seg(owner.label)}"
+    return _experiment_path(project, owner.label)
+
+
+def _name(owner: Owner | str) -> str:
+    return owner if isinstance(owner, str) else owner.label
 
 
 def experiment_web_url(url: str, project: str, experiment: str) -> str:
@@ -302,7 +317,7 @@ class XnatClient:
         rows = self._http.result_set(
             f"/data/projects/{seg(project)}/experiments",
             f"list the experiments of {project}",
-            columns="ID,label,project,subject_ID",
+            columns="ID,label,project,subject_ID,xsiType",
         )
         experiments: dict[str, RemoteExperiment] = {}
         for r in rows:
@@ -313,6 +328,7 @@ class XnatClient:
                 label=r["label"],
                 subject_id=r.get("subject_ID", ""),
                 project=r.get("project") or project,
+                xsi_type=r.get("xsiType", "") or "",
             )
         return experiments
 
@@ -394,13 +410,14 @@ class XnatClient:
 
     # --- resources and files --------------------------------------------------------------
 
-    def _resource_path(self, project: str, experiment: str, resource: str) -> str:
-        return f"{_experiment_path(project, experiment)}/resources/{seg(resource)}"
+    def _resource_path(self, project: str, owner: Owner | str, resource: str) -> str:
+        return f"{owner_path(project, owner)}/resources/{seg(resource)}"
 
-    def list_resources(self, project: str, experiment: str) -> list[RemoteResource]:
+    def list_resources(self, project: str, owner: Owner | str) -> list[RemoteResource]:
+        """The resources of an experiment, or of a subject (subject-level resources, as a
+        longitudinal base's: xnat-rest.md §3)."""
         rows = self._http.result_set(
-            f"{_experiment_path(project, experiment)}/resources",
-            f"list the resources of {experiment}",
+            f"{owner_path(project, owner)}/resources", f"list the resources of {_name(owner)}"
         )
         return [
             RemoteResource(
@@ -416,11 +433,11 @@ class XnatClient:
             if r.get("label")
         ]
 
-    def list_files(self, project: str, experiment: str, resource: str) -> list[RemoteFile]:
+    def list_files(self, project: str, owner: Owner | str, resource: str) -> list[RemoteFile]:
         """Every file of the resource, with its path inside the resource (an unknown resource
         lists no files: XNAT answers that with an empty list, not 404)."""
-        what = f"list the files of {resource} on {experiment}"
-        files_path = f"{self._resource_path(project, experiment, resource)}/files"
+        what = f"list the files of {resource} on {_name(owner)}"
+        files_path = f"{self._resource_path(project, owner, resource)}/files"
         rows = self._http.result_set(files_path, what)
         files = []
         for r in rows:
@@ -437,7 +454,7 @@ class XnatClient:
     def create_resource(
         self,
         project: str,
-        experiment: str,
+        owner: Owner | str,
         resource: str,
         *,
         format: str | None = None,
@@ -450,36 +467,36 @@ class XnatClient:
         (a timeout, a dropped connection, a 5xx) may have created it: when the next try is
         refused, the resource is looked at, and an empty one is the first try's."""
         params = {k: v for k, v in (("format", format), ("content", content), ("tags", tags)) if v}
-        what = f"create the resource {resource} on {experiment}"
+        what = f"create the resource {resource} on {_name(owner)}"
         retried: list[XnatError] = []
         try:
             self._http.request(
                 "PUT",
-                self._resource_path(project, experiment, resource),
+                self._resource_path(project, owner, resource),
                 what=what,
                 params=params,
                 on_retry=retried.append,
             )
         except Conflict:
-            if retried and not self.list_files(project, experiment, resource):
+            if retried and not self.list_files(project, owner, resource):
                 log.info("%s: created by the try that failed (%s)", what, retried[0])
                 return
             raise Conflict(
-                f"The resource {resource} already exists on {experiment}.", 409
+                f"The resource {resource} already exists on {_name(owner)}.", 409
             ) from None
 
-    def delete_resource(self, project: str, experiment: str, resource: str) -> None:
+    def delete_resource(self, project: str, owner: Owner | str, resource: str) -> None:
         """Delete the resource and its files (XNAT answers 200 for an unknown label too)."""
         self._http.request(
             "DELETE",
-            self._resource_path(project, experiment, resource),
-            what=f"delete the resource {resource} on {experiment}",
+            self._resource_path(project, owner, resource),
+            what=f"delete the resource {resource} on {_name(owner)}",
         )
 
     def upload_zip(
         self,
         project: str,
-        experiment: str,
+        owner: Owner | str,
         resource: str,
         zip_path: Path,
         *,
@@ -499,8 +516,8 @@ class XnatClient:
         zip_path = Path(zip_path)
         if not zip_path.is_file():
             raise ArchiveError(f"The zip file {zip_path} does not exist or is not a file.")
-        what = f"upload {zip_path.name} into {resource} on {experiment}"
-        path = f"{self._resource_path(project, experiment, resource)}/files/{seg(zip_path.name)}"
+        what = f"upload {zip_path.name} into {resource} on {_name(owner)}"
+        path = f"{self._resource_path(project, owner, resource)}/files/{seg(zip_path.name)}"
         params = {
             "extract": "true",
             "inbody": "true",
@@ -525,7 +542,9 @@ class XnatClient:
                 "replaced.",
                 response.status_code,
             )
-        log.info("Uploaded %s (%d bytes) into %s on %s", zip_path.name, total, resource, experiment)
+        log.info(
+            "Uploaded %s (%d bytes) into %s on %s", zip_path.name, total, resource, _name(owner)
+        )
 
     @staticmethod
     def _duplicates(text: str) -> int:
@@ -544,3 +563,7 @@ class XnatClient:
     def experiment_uri(self, project: str, experiment: str) -> str:
         """The REST path of the experiment, e.g. /data/projects/P/experiments/L."""
         return _experiment_path(project, experiment)
+
+    def owner_uri(self, project: str, owner: Owner) -> str:
+        """The REST path of an experiment, or of a subject."""
+        return owner_path(project, owner)

@@ -24,6 +24,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
+from fsxnat_gui.core.tree import offline_tree
 from fsxnat_gui.core.xnat import experiment_web_url
 from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.message_bar import Level
@@ -162,7 +163,7 @@ class ImportController(QObject):
             self._show(None, "", [str(exc)])
             return
         self._plan = the_plan
-        offline = plan.offline_tree(the_plan)
+        offline = offline_tree(the_plan)
         reasons = plan.blocking_reasons(the_plan)
         session = self._session
         if session is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsxnat_gui.core import jobs, plan, scan
+from fsxnat_gui.core.compare import compare
 from fsxnat_gui.core.errors import Cancelled
 from fsxnat_gui.core.login import ClientFactory, Credentials, LoginResult, log_in
 from fsxnat_gui.core.model import EntryKind, ImportPlan, RunReport, ServerInfo, Subject
@@ -91,7 +92,7 @@ def compare_plan(
     factory: ClientFactory, session: Session, the_plan: ImportPlan, cancel: threading.Event
 ) -> ImportPlan:
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
-        return plan.compare(the_plan, c, cancel)
+        return compare(the_plan, c, cancel)
 
 
 def run_import(
@@ -107,7 +108,8 @@ def run_import(
     CLI would (`plan.PlanRefusedError`); else import, yielding progress and results, and return the
     report."""
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
-        if reasons := plan.blocking_reasons(plan.compare(the_plan, c, cancel)):
+        the_plan = compare(the_plan, c, cancel)  # matched again: the server may have changed
+        if reasons := plan.blocking_reasons(the_plan):
             raise plan.PlanRefusedError(reasons)
         report = None
         for event in jobs.run_import(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from fsxnat_gui.core import archive
+from fsxnat_gui.core.compare import compare
 from fsxnat_gui.core.jobs import Event, run_import
 from fsxnat_gui.core.model import (
     ImportPlan,
@@ -17,7 +18,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import compare, make_plan
+from fsxnat_gui.core.plan import make_plan
 from fsxnat_gui.core.xnat import XnatClient
 
 PROJECT = "FSTEST"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fsxnat_gui.core import scan
+from fsxnat_gui.core.compare import compare
 from fsxnat_gui.core.errors import Cancelled, LabelError
 from fsxnat_gui.core.jobs import run_import
 from fsxnat_gui.core.model import (
@@ -23,14 +24,8 @@ from fsxnat_gui.core.model import (
     SubjectResult,
     Target,
 )
-from fsxnat_gui.core.plan import (
-    blocking_reasons,
-    compare,
-    make_plan,
-    offline_tree,
-    resource_label,
-    retry_plan,
-)
+from fsxnat_gui.core.plan import blocking_reasons, make_plan, resource_label, retry_plan
+from fsxnat_gui.core.tree import offline_tree
 from fsxnat_gui.core.xnat import XnatClient
 
 

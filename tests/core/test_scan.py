@@ -416,6 +416,19 @@ def test_measure_keeps_scanning_when_a_subject_cannot_be_walked(
     assert entry.warnings[-1].startswith("Cannot read the subject folder ")
 
 
+def test_longitudinal_folders_know_their_time_point_base_and_time_points(tmp_path: Path) -> None:
+    """The matcher needs the time point of a long run and the time points of a base."""
+    long_run = classify(make_subject(tmp_path, "CAPS_001_tp1.long.CAPS_001_base", variant="long"))
+    assert (long_run.long_tp, long_run.long_base) == ("CAPS_001_tp1", "CAPS_001_base")
+    # no '.long.' in the name: the tp and base of recon-all's own command line
+    renamed = classify(make_subject(tmp_path, "tp1_long", variant="long"))
+    assert (renamed.long_tp, renamed.long_base) == ("tp1_long", "tp1_long_base")
+    base = make_subject(tmp_path, "CAPS_001_base", variant="base")
+    (base / "base-tps").write_text("CAPS_001_tp1\nCAPS_001_tp2\n\n")
+    assert classify(base).base_tps == ("CAPS_001_tp1", "CAPS_001_tp2")
+    assert classify(make_subject(tmp_path, "cross")).base_tps == ()
+
+
 # --- issue 10: undecodable names, a subject folder scanned as a SUBJECTS_DIR ------------------
 
 

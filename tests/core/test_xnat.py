@@ -700,7 +700,11 @@ def test_projects_subjects_and_experiments(owner: XnatClient, xnat: LocalServer)
     assert owner.ensure_experiment("P1", "bert", "bert_MR1") == experiment_id
     assert owner.list_experiments("P1") == {
         "bert_MR1": RemoteExperiment(
-            id=experiment_id, label="bert_MR1", subject_id=subject_id, project="P1"
+            id=experiment_id,
+            label="bert_MR1",
+            subject_id=subject_id,
+            project="P1",
+            xsi_type="xnat:mrSessionData",  # the listing says the type: matching picks MR only
         )
     }
     # the experiment PUT creates a missing subject
