@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 from fsxnat_gui.core.errors import ArchiveError, Cancelled
 from fsxnat_gui.core.model import LocalFile, ManifestEntry, Progress, Stage
+from fsxnat_gui.core.progress import ByteMeter
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,6 @@ STORED_SUFFIXES = frozenset(
 )
 DEFLATE_LEVEL = 1
 FILE_MODE = 0o100644  # a regular file, rw-r--r--
-# Throttling of progress events: at most one per interval, and only after a 1 % step.
-PROGRESS_INTERVAL = 0.1
 _MB = 1_000_000
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _ZIP_END = (2107, 12, 31, 23, 59, 58)
@@ -185,7 +184,7 @@ def zip_subject(
     try:
         archive = zipfile.ZipFile(dest, "w", allowZip64=True)
         try:
-            meter = _Meter(Stage.ZIPPING, name, total)
+            meter = ByteMeter(Stage.ZIPPING, name, total)
             manifest = yield from _read_files(files, cancel, meter, archive)
         except BaseException:
             with contextlib.suppress(OSError, ValueError):
@@ -216,7 +215,7 @@ def local_manifest(
     """The manifest `zip_subject` would produce (paths, sizes, MD5s) without writing a zip,
     with CHECKING progress. Raises ArchiveError or Cancelled."""
     files, _ = walk_subject(src)
-    meter = _Meter(Stage.CHECKING, subject_name(src), sum(f.size for f in files))
+    meter = ByteMeter(Stage.CHECKING, subject_name(src), sum(f.size for f in files))
     return (yield from _read_files(files, cancel, meter, None))
 
 
@@ -246,40 +245,10 @@ def needs_zip64(size: int) -> bool:
     return size * 1.05 > zipfile.ZIP64_LIMIT
 
 
-class _Meter:
-    """Counts bytes and makes a Progress event at most every PROGRESS_INTERVAL and 1 % step.
-
-    The clock is read only once a 1 % step is reached, not for every chunk."""
-
-    def __init__(self, stage: Stage, item: str, total: int) -> None:
-        self.stage, self.item, self.total = stage, item, total
-        self.done = 0
-        self._step = max(total // 100, 1)
-        self._next = self._step
-        self._start = self._last = time.monotonic()
-
-    def advance(self, nbytes: int) -> Progress | None:
-        self.done += nbytes
-        if self.done < self._next:
-            return None
-        now = time.monotonic()
-        if now - self._last < PROGRESS_INTERVAL:
-            return None
-        self._last = now
-        self._next = self.done + self._step
-        return self.event(now)
-
-    def event(self, now: float | None = None) -> Progress:
-        elapsed = (time.monotonic() if now is None else now) - self._start
-        speed = self.done / elapsed if elapsed > 0 and self.done else None
-        eta = (self.total - self.done) / speed if speed else None
-        return Progress(self.stage, self.item, self.done, self.total, speed, eta)
-
-
 def _read_files(
     files: list[LocalFile],
     cancel: threading.Event,
-    meter: _Meter,
+    meter: ByteMeter,
     archive: zipfile.ZipFile | None,
 ) -> Generator[Progress, None, tuple[ManifestEntry, ...]]:
     """Read every file once: MD5 and size for the manifest, and into `archive` when given."""
@@ -314,7 +283,7 @@ def _copy(
     write: Callable[[bytes], object] | None,
     local: LocalFile,
     cancel: threading.Event,
-    meter: _Meter,
+    meter: ByteMeter,
 ) -> Generator[Progress, None, str]:
     """Stream one file in chunks into `write`; return its MD5 (hex)."""
     md5 = hashlib.md5(usedforsecurity=False)

@@ -151,7 +151,6 @@ class ManifestEntry:
 
 
 class Stage(Enum):
-    SCANNING = "scanning"
     CHECKING = "checking"  # comparing with the server
     ZIPPING = "zipping"
     UPLOADING = "uploading"
@@ -163,7 +162,14 @@ class Stage(Enum):
 
 @dataclass(frozen=True)
 class Progress:
-    """A throttled progress event. done/total are bytes (or files while scanning)."""
+    """A throttled progress event.
+
+    `done`/`total` count the work of the phase (`stage`): bytes zipped, checked or sent, or
+    files listed while verifying; `speed` is that phase's. `fraction` (0..1) and `eta` are how
+    far the whole item is and the time it still needs: in `run_import`'s events, the subject's
+    (the server's processing included) and, for `item == ""`, the run's, whose `done`/`total`
+    are the local bytes of the run and `speed` their rate (core/progress.py computes them all;
+    front ends display them as they are)."""
 
     stage: Stage
     item: str  # subject folder name, "" for the whole run
@@ -172,6 +178,7 @@ class Progress:
     speed: float | None = None  # bytes per second
     eta: float | None = None  # seconds
     message: str = ""
+    fraction: float = 0.0
 
 
 class ResultStatus(Enum):
@@ -197,6 +204,12 @@ class SubjectResult:
     detail: str = ""  # e.g. "skipped: identical resource already on the server"
     seconds: float = 0.0
 
+    @property
+    def on_server(self) -> bool:
+        """The subject is on the server as the local folder holds it: imported, or skipped as
+        identical, and verified against the server's file list."""
+        return self.verified and self.status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED)
+
 
 @dataclass(frozen=True)
 class RunReport:
@@ -208,7 +221,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED) for r in self.results)
+        return all(r.on_server for r in self.results)
 
 
 @dataclass(frozen=True)

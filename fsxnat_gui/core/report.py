@@ -1,7 +1,8 @@
 """The run report (the verification receipt) as JSON and CSV.
 
-One row per subject: status, whether the server's file list matched the local files, the XNAT
-URIs, files, bytes, the error. A report never holds a secret: the server URL is written without
+One row per subject: status, whether the subject is on the server as the local folder holds it
+(`verified`: `SubjectResult.on_server`), the XNAT URIs, files, bytes, the error; `ok` when every
+subject is. A report never holds a secret: the server URL is written without
 any user:password part it might carry.
 """
 
@@ -45,7 +46,7 @@ def result_to_dict(result: SubjectResult) -> dict[str, Any]:
     return {
         "subject": result.subject,
         "status": result.status.value,
-        "verified": result.verified,
+        "verified": result.on_server,
         "files": result.files,
         "bytes": result.bytes,
         "uploaded_bytes": result.uploaded_bytes,

@@ -44,24 +44,12 @@ from fsxnat_gui.gui.table_model import Index, ListTableModel
 
 REFRESH_MS = 50  # at most 20 repaints a second
 
-# Share of a subject's bar per stage, as core.jobs weighs the overall progress: zipping takes
-# the first third, sending the zip most of the rest, then the server's processing and the check.
-_STAGE_SPAN = {
-    Stage.SCANNING: (0.0, 0.0),
-    Stage.CHECKING: (0.0, 0.0),
-    Stage.ZIPPING: (0.0, 0.33),
-    Stage.UPLOADING: (0.33, 0.95),
-    Stage.RETRYING: (0.33, 0.95),
-    Stage.PROCESSING: (0.95, 0.98),
-    Stage.VERIFYING: (0.98, 1.0),
-    Stage.DONE: (1.0, 1.0),
-}
-
-_RESULT_WORDS = {
-    ResultStatus.IMPORTED: "imported",
-    ResultStatus.SKIPPED: "skipped",
-    ResultStatus.FAILED: "failed",
-    ResultStatus.CANCELLED: "cancelled",
+# What the bytes of a phase count (the bar beside them is the whole subject's).
+_PHASE_BYTES = {
+    Stage.CHECKING: "checked",
+    Stage.ZIPPING: "zipped",
+    Stage.UPLOADING: "sent",
+    Stage.PROCESSING: "sent",
 }
 
 
@@ -84,25 +72,22 @@ class Role(IntEnum):
 
 @dataclass(frozen=True)
 class Row:
+    """A subject's row: its latest Progress numbers, as the core computed them, or its result."""
+
     subject: str
-    size: int  # local bytes, weighs the subject in the overall bar
+    size: int  # local bytes, shown until the first event
     stage: Stage | None = None
-    done: int = 0
+    done: int = 0  # of the phase
     total: int = 0
-    speed: float | None = None
-    eta: float | None = None
+    speed: float | None = None  # of the phase
+    eta: float | None = None  # of the subject
     message: str = ""
+    progress: float = 0.0  # the subject's fraction (Progress.fraction)
     result: SubjectResult | None = None
 
     @property
     def fraction(self) -> float:
-        if self.result is not None:
-            return 1.0
-        if self.stage is None:
-            return 0.0
-        start, end = _STAGE_SPAN.get(self.stage, (0.0, 0.0))
-        part = self.done / self.total if self.total > 0 else 0.0
-        return start + (end - start) * min(max(part, 0.0), 1.0)
+        return 1.0 if self.result is not None else self.progress
 
     @property
     def phase(self) -> str:
@@ -163,8 +148,9 @@ class ProgressTableModel(ListTableModel):
                 return units.size(row.result.bytes or row.size)
             if row.total and row.stage is Stage.VERIFYING:  # counts files, not bytes
                 return f"{row.done} / {row.total} files"
-            if row.total:
-                return f"{units.size(row.done)} / {units.size(row.total)}"
+            if row.total and row.stage in _PHASE_BYTES:
+                done, total = units.size(row.done), units.size(row.total)
+                return f"{done} / {total} {_PHASE_BYTES[row.stage]}"
             return units.size(row.size) if row.size else ""
         if column is Column.SPEED:
             return "" if row.result else units.speed(row.speed)
@@ -172,7 +158,7 @@ class ProgressTableModel(ListTableModel):
             return "" if row.result else units.duration(row.eta)
         if row.result is None:
             return ""
-        words = _RESULT_WORDS[row.result.status]
+        words = row.result.status.value
         reason = row.result.error or row.result.detail
         return f"{words}: {reason}" if reason else words
 
@@ -345,7 +331,7 @@ class ProgressPanel(QWidget):
         for row in self.model.rows:
             if row.result is None:
                 counts[ResultStatus.CANCELLED] += 1
-        parts = [f"{n} {_RESULT_WORDS[s]}" for s, n in counts.items() if n]
+        parts = [f"{n} {s.value}" for s, n in counts.items() if n]
         text = ", ".join(parts) if parts else "Nothing was imported"
         failed = counts[ResultStatus.FAILED] + counts[ResultStatus.CANCELLED]
         self.summary.setText(f"<b>{text}.</b> {note}".strip())
@@ -360,21 +346,19 @@ class ProgressPanel(QWidget):
         )
         self.save_button.setEnabled(report is not None)
         self.summary_bar.setVisible(True)
-        done = sum(1 for r in results if r.status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED))
+        done = sum(1 for r in results if r.on_server)
         self.overall_label.setText(f"Finished: {done} of {self.model.rowCount()} subjects in XNAT.")
 
     def failed_subjects(self) -> list[str]:
-        return [
-            r.subject
-            for r in self.model.rows
-            if r.result is None or r.result.status in (ResultStatus.FAILED, ResultStatus.CANCELLED)
-        ]
+        return [r.subject for r in self.model.rows if r.result is None or not r.result.on_server]
 
     @Slot()
     def _on_timer_timeout(self) -> None:
         self._flush()
 
     def _flush(self) -> None:
+        """Paint the latest events: the run's first, then the subjects' rows."""
+        self._update_overall()
         for name, event in self._pending.items():
             self.model.update(
                 name,
@@ -384,34 +368,26 @@ class ProgressPanel(QWidget):
                 speed=event.speed,
                 eta=event.eta,
                 message=event.message,
+                progress=event.fraction,
             )
         self._pending.clear()
-        self._update_overall()
 
     def _update_overall(self) -> None:
+        """The run's numbers from the core's latest run event (item "")."""
         rows = self.model.rows
         if not rows:
             return
         event = self._overall_event
-        if event is not None and event.total > 0:
-            fraction = event.done / event.total
-        else:
-            weights = [max(r.size, 1) for r in rows]
-            fraction = sum(r.fraction * w for r, w in zip(rows, weights, strict=True)) / sum(
-                weights
-            )
-        self.overall.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+        fraction = event.fraction if event is not None else 0.0
+        self.overall.setValue(round(1000 * fraction))
         finished = sum(1 for r in rows if r.result is not None)
-        total_bytes = sum(r.size for r in rows)
-        active = [r for r in rows if r.result is None and r.stage is not None]
         parts = [f"{finished} of {len(rows)} subjects"]
-        if total_bytes:
-            parts.append(f"{units.size(fraction * total_bytes)} of {units.size(total_bytes)}")
-        speed = event.speed if event and event.speed else (active[0].speed if active else None)
-        if speed:
-            parts.append(units.speed(speed))
-            eta = event.eta if event and event.eta else (1 - fraction) * total_bytes / speed
-            parts.append(f"about {units.duration(eta)} left")
+        if event is not None and event.total:
+            parts.append(f"{units.size(event.done)} of {units.size(event.total)}")
+        if event is not None and event.speed:
+            parts.append(units.speed(event.speed))
+        if event is not None and event.eta is not None:
+            parts.append(f"about {units.duration(event.eta)} left")
         self.overall_label.setText(" · ".join(parts))
 
     @Slot()

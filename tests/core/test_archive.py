@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 
-from fsxnat_gui.core import archive
+from fsxnat_gui.core import archive, progress
 from fsxnat_gui.core.archive import (
     ArchiveResult,
     free_space_for,
@@ -83,7 +83,7 @@ def md5(data: bytes) -> str:
 @pytest.fixture
 def every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     """No time throttling: an event after every chunk that crosses a 1 % step."""
-    monkeypatch.setattr(archive, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(progress, "EVENT_INTERVAL_S", 0.0)
 
 
 # --- walk_subject ----------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_progress_is_monotonic_and_ends_at_total(
 def test_progress_is_throttled_by_time(
     tmp_path: Path, outdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(archive, "PROGRESS_INTERVAL", 3600.0)
+    monkeypatch.setattr(progress, "EVENT_INTERVAL_S", 3600.0)
     subject = make_tree(tmp_path)
     events, _ = zip_tree(tmp_path, subject)  # only the first and the final events
     assert [e.done for e in events] == [0, sum(len(d) for d in FILES.values())]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fsxnat_gui.core import archive, scan
-from fsxnat_gui.core.jobs import Event, file_differences, run_import
+from fsxnat_gui.core.jobs import Event, run_import
 from fsxnat_gui.core.model import (
     ImportPlan,
     OnExisting,
@@ -27,6 +27,7 @@ from fsxnat_gui.core.model import (
     Target,
 )
 from fsxnat_gui.core.plan import compare, make_plan
+from fsxnat_gui.core.subject_import import file_differences
 from fsxnat_gui.core.xnat import XnatClient
 
 PROJECT = "FSTEST"
@@ -147,6 +148,39 @@ def test_progress_events(subjects: list[Subject], client: XnatClient) -> None:
     assert [p.done for p in overall] == sorted(p.done for p in overall)
     assert overall[-1].done == overall[-1].total == sum(s.bytes or 0 for s in subjects[:2])
     assert len(mine) < 60, "throttled"
+
+
+def test_progress_numbers_agree_and_server_processing_is_not_done(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    """Each subject event is followed by the run's; while the server processes an upload
+    neither the subject nor the run is at 100 %, and the run needs at least the subject's time."""
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.6, count=0)
+    r = run(plan_for(subjects[:2], client), client)
+    progress = [e for e in r.events if isinstance(e, Progress | SubjectResult)]
+    pairs = [
+        (e, progress[i + 1]) for i, e in enumerate(progress) if isinstance(e, Progress) and e.item
+    ]
+    assert all(isinstance(run_event, Progress) and not run_event.item for _, run_event in pairs)
+    processing = [(s, o) for s, o in pairs if s.stage is Stage.PROCESSING]
+    assert {s.item for s, _ in processing} == {"sub-01", "sub-02"}
+    for subject_event, run_event in processing:
+        assert 0 < subject_event.fraction < 1
+        assert subject_event.eta is not None
+        assert subject_event.eta > 0
+        assert isinstance(run_event, Progress)
+        assert 0 < run_event.fraction < 1
+        assert run_event.done < run_event.total
+        assert run_event.eta is not None
+        assert run_event.eta >= subject_event.eta
+    for name in ("sub-01", "sub-02"):
+        fractions = [s.fraction for s, _ in pairs if s.item == name]
+        assert fractions == sorted(fractions), "a subject's bar never goes back"
+    overall = [p for p in r.progress if not p.item]
+    assert [p.fraction for p in overall] == sorted(p.fraction for p in overall)
+    assert all(p.fraction < 1 for p in overall[:-1])
+    assert overall[-1].fraction == 1.0
+    assert overall[-1].done == overall[-1].total
 
 
 def test_problem_items_fail_without_touching_the_server(

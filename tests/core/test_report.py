@@ -69,3 +69,24 @@ def test_csv_one_row_per_subject(tmp_path: Path) -> None:
     ]
     assert rows[0]["project"] == "P1"
     assert rows[0]["bytes"] == "330000000"
+
+
+def test_on_server_is_the_one_answer_of_verified_and_ok() -> None:
+    """Only a verified import or a verified identical skip is on the server."""
+    on_server = [
+        SubjectResult("a", ResultStatus.IMPORTED, True),
+        SubjectResult("b", ResultStatus.SKIPPED, True),
+    ]
+    assert all(r.on_server for r in on_server)
+    run = RunReport("https://x", "P1", "t0", "t1", tuple(on_server))
+    assert run.ok
+    assert report_to_dict(run)["ok"] is True
+    unverified = SubjectResult("c", ResultStatus.IMPORTED, False)
+    cancelled = SubjectResult("d", ResultStatus.CANCELLED, False)
+    assert not unverified.on_server
+    assert not cancelled.on_server
+    run = RunReport("https://x", "P1", "t0", "t1", (*on_server, unverified))
+    data = report_to_dict(run)
+    assert not run.ok
+    assert data["ok"] is False
+    assert [r["verified"] for r in data["subjects"]] == [True, True, False]

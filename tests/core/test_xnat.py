@@ -36,7 +36,7 @@ import pytest
 from fsxnat_gui import USER_AGENT
 from fsxnat_gui.core import errors
 from fsxnat_gui.core.model import RemoteExperiment, ServerInfo
-from fsxnat_gui.core.xnat import XnatClient
+from fsxnat_gui.core.xnat import XnatClient, experiment_web_url
 
 LocalServer = Any  # the `xnat` fixture of tests/conftest.py
 PASSWORD = "Pw-that-must-never-leak-42"
@@ -231,7 +231,7 @@ def test_url_is_normalised_and_repr_hides_the_secret() -> None:
         assert client.url == "https://xnat.example.org/xnat"
         assert PASSWORD not in repr(client)
         assert client.experiment_uri("P", "E1") == "/data/projects/P/experiments/E1"
-        assert client.experiment_web_url("P", "E1") == (
+        assert experiment_web_url(client.url, "P", "E1") == (
             "https://xnat.example.org/xnat/data/projects/P/experiments/E1?format=html"
         )
 

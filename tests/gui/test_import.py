@@ -16,9 +16,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.core.model import NodeKind, NodeStatus, OnExisting, Progress, ResultStatus, Stage
-from fsxnat_gui.gui import MainWindow
+from fsxnat_gui.gui import MainWindow, units
 from fsxnat_gui.gui.main_window import UiState
 from fsxnat_gui.gui.preview import Role
+from fsxnat_gui.gui.progress_panel import Column
 from fsxnat_gui.gui.runner import Job
 
 PROJECT = "P1"
@@ -136,6 +137,67 @@ def test_full_import_then_report_and_web_page(
     window.save_report(tmp_path / "report.csv")
     assert "sub-03" in (tmp_path / "report.csv").read_text()
     assert window.state is UiState.IDLE
+
+
+def test_panel_shows_the_cores_progress_numbers(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    """Whenever the panel paints a subject's row, the row and the overall bar show the numbers
+    of the core's latest events (the subject's and the run's), and the server's processing is
+    not 100 %."""
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02"])
+    xnat.faults.add("slow", method="POST", path_regex=r"/files", delay=0.5, count=0)
+    panel = window.progress
+    latest: dict[str, Progress] = {}
+    feed = panel.feed
+
+    def record(event: object) -> None:  # what the core sent, in the order the panel gets it
+        if isinstance(event, Progress):
+            latest[event.item] = event
+        feed(event)
+
+    panel.feed = record  # type: ignore[method-assign]
+    mismatches: list[str] = []
+    compared: list[Stage] = []
+
+    def on_painted(top: Any, bottom: Any, roles: Any) -> None:
+        row = panel.model.rows[top.row()]
+        if row.result is not None or row.stage is None:
+            return
+        event, run = latest[row.subject], latest[""]
+
+        def cell(column: Column) -> str:
+            return str(panel.model.data(panel.model.index(top.row(), column)))
+
+        shown = {
+            "subject %": cell(Column.PROGRESS),
+            "subject ETA": cell(Column.ETA),
+            "subject speed": cell(Column.SPEED),
+            "run bar": panel.overall.value(),
+        }
+        core = {
+            "subject %": f"{round(100 * event.fraction)} %",
+            "subject ETA": units.duration(event.eta),
+            "subject speed": units.speed(event.speed),
+            "run bar": round(1000 * run.fraction),
+        }
+        label = panel.overall_label.text()
+        expected_label = [f"{units.size(run.done)} of {units.size(run.total)}"]
+        if run.eta is not None:
+            expected_label.append(f"about {units.duration(run.eta)} left")
+        if shown != core or not all(part in label for part in expected_label):
+            mismatches.append(f"{shown} {label!r} vs the core's {core} {expected_label}")
+        full = shown["subject %"] == "100 %" or panel.overall.value() == 1000
+        if event.stage is Stage.PROCESSING and full:
+            mismatches.append(f"100 % while the server processes: {shown}")
+        compared.append(event.stage)
+
+    panel.model.dataChanged.connect(on_painted)
+    report = import_now(window, qtbot)
+    assert all(r.on_server for r in report.results)
+    assert not mismatches
+    assert Stage.PROCESSING in compared
+    assert panel.overall.value() == 1000
 
 
 def test_cancel_mid_upload_stops_within_a_second(

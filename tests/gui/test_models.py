@@ -95,6 +95,7 @@ def test_progress_model_and_panel(qtmodeltester: object, qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: panel.model.rows[0].stage is Stage.UPLOADING, timeout=1000)
     panel.feed(SubjectResult("bert", ResultStatus.IMPORTED, True, experiment_uri="/x"))
     panel.feed(SubjectResult("sub-01", ResultStatus.FAILED, False, error="The server said 500."))
+    panel.feed(Progress(Stage.DONE, "", 4000, 4000, fraction=1.0))  # the core's run event
     panel.finish(None)
     assert "1 imported, 1 failed" in panel.summary.text()
     assert panel.retry_button.isEnabled()

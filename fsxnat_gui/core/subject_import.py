@@ -1,0 +1,430 @@
+"""One subject's import, in order: check it did not change since the scan, ensure its subject
+and experiment, apply the policy to an existing resource, zip, create the resource, upload,
+verify, and retry when that is worth it. Every outcome becomes its `SubjectResult`.
+
+A subject is IMPORTED only after the server's file list matched the zip's manifest (paths,
+sizes, and MD5 where the server has digests).
+
+Existing resource: SKIP skips it when identical to the local folder (paths, sizes, MD5s where
+the server has digests) and fails the subject otherwise; REPLACE deletes it, but only once the new
+zip is ready; FAIL fails the subject. An empty resource is simply filled.
+
+The sequence yields raw phase events (`Progress` with the phase's done/total; the run's meter,
+core/progress.py, adds fractions and ETAs) and moves bytes only through core/transfer.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping
+from pathlib import Path
+
+from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core.errors import (
+    AuthError,
+    Cancelled,
+    Conflict,
+    FsXnatError,
+    NetworkError,
+    ScanError,
+    ServerError,
+    TLSError,
+    VerificationError,
+    XnatError,
+)
+from fsxnat_gui.core.model import (
+    ImportPlan,
+    OnExisting,
+    PlanItem,
+    Progress,
+    RemoteFile,
+    ResultStatus,
+    Stage,
+    SubjectResult,
+)
+from fsxnat_gui.core.progress import relay
+from fsxnat_gui.core.transfer import CancelledWhileProcessing, Transfers
+from fsxnat_gui.core.units import human_duration
+from fsxnat_gui.core.xnat import XnatClient
+
+log = logging.getLogger(__name__)
+
+Steps = Generator[Progress, None, None]
+LISTED_NAMES = 5  # file names quoted in a mismatch message
+FATAL = (AuthError, TLSError)  # errors that will fail every remaining subject the same way
+
+
+# --- comparing file lists ---------------------------------------------------------------------
+
+
+def _names(paths: list[str]) -> str:
+    shown = ", ".join(paths[:LISTED_NAMES])
+    return (
+        f"{shown}, ... ({len(paths) - LISTED_NAMES} more)" if len(paths) > LISTED_NAMES else shown
+    )
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def file_differences(local: Mapping[str, tuple[int, str]], remote: Iterable[RemoteFile]) -> str:
+    """A sentence naming every difference between local files (path -> (size, md5 or "")) and the
+    server's list, or "" when they match. MD5s are compared where both sides have one."""
+    theirs = {f.path: f for f in remote}
+    missing = sorted(set(local) - set(theirs))
+    extra = sorted(set(theirs) - set(local))
+    size = sorted(p for p in set(local) & set(theirs) if local[p][0] != theirs[p].size)
+    digest = sorted(
+        p
+        for p in set(local) & set(theirs)
+        if p not in size and local[p][1] and theirs[p].digest and local[p][1] != theirs[p].digest
+    )
+    parts = []
+    if missing:
+        parts.append(f"{_count(len(missing), 'file')} missing on the server: {_names(missing)}")
+    if size:
+        parts.append(f"{_count(len(size), 'file')} with another size: {_names(size)}")
+    if digest:
+        parts.append(f"{_count(len(digest), 'file')} with another MD5: {_names(digest)}")
+    if extra:
+        parts.append(f"{_count(len(extra), 'file')} on the server only: {_names(extra)}")
+    return "; ".join(parts)
+
+
+# --- what the subjects of a run share ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class RunContext:
+    """The run's parts and what it learned of the project, shared by its subjects."""
+
+    plan: ImportPlan
+    client: XnatClient
+    cancel: threading.Event
+    transfers: Transfers
+    retries: int
+    backoff: float
+    sleep: Callable[[float], object]
+    before_upload: Callable[[PlanItem], None]  # called while the client is idle (zip ahead)
+    subject_ids: dict[str, str] = dataclasses.field(default_factory=dict)  # label -> id
+    experiments: dict[str, str] = dataclasses.field(default_factory=dict)  # label -> subject id
+
+    @property
+    def project(self) -> str:
+        return self.plan.target.project
+
+
+# --- one subject ------------------------------------------------------------------------------
+
+
+class SubjectImport:
+    """The sequence of one subject (see the module docstring). `run()` yields its raw phase
+    events and returns its result; `fatal` is then True when the error will fail every
+    remaining subject the same way (a refused login, an untrusted certificate)."""
+
+    def __init__(self, ctx: RunContext, item: PlanItem) -> None:
+        self.ctx = ctx
+        self.item = item
+        self.index = ctx.plan.items.index(item)
+        self.client = ctx.client
+        self.project = ctx.project
+        self.fatal = False
+        self.files = item.subject.files or 0
+        self.bytes = item.subject.bytes or 0
+        self.started = time.monotonic()
+        self.reuse_empty = False  # an empty resource of that label is already there
+        self.replaces = 0  # files of the existing resource that the REPLACE policy will delete
+        self.created_resource = False  # this run created the resource: it may delete it
+        self.uploaded = 0  # bytes sent, every attempt counted
+        self.notes: list[str] = []  # -> SubjectResult.detail
+
+    def run(self) -> Generator[Progress, None, SubjectResult]:
+        item, subject = self.item, self.item.subject
+        log.info("importing %s as %s/%s", subject.name, item.experiment_label, item.resource_label)
+        status, error = ResultStatus.FAILED, ""
+        try:
+            self._check_unchanged()
+            self._ensure_experiment()
+            if (yield from self._existing_resource()):
+                status = ResultStatus.SKIPPED
+            else:
+                yield from self._zip_upload_verify()
+                status = ResultStatus.IMPORTED
+        except Cancelled:
+            status, error = ResultStatus.CANCELLED, "cancelled by the user"
+            self.ctx.transfers.drop_ahead()
+            self._discard()
+        except FsXnatError as exc:
+            error = str(exc)
+            self.fatal = isinstance(exc, FATAL)
+            self._discard()
+        except Exception as exc:  # a bug: logged with its traceback; the others still run
+            log.exception("unexpected error while importing %s", subject.name)
+            error = f"unexpected error: {exc}"
+            self._discard()
+        self.ctx.transfers.drop_ahead(item)  # skipped or failed before its zip was used
+        if error:
+            log.warning("%s %s: %s", subject.name, status.value, error)
+        experiment_uri = self.client.experiment_uri(self.project, item.experiment_label)
+        return SubjectResult(
+            subject=subject.name,
+            status=status,
+            verified=status in (ResultStatus.IMPORTED, ResultStatus.SKIPPED),
+            files=self.files,
+            bytes=self.bytes,
+            uploaded_bytes=self.uploaded,
+            experiment_uri=experiment_uri,
+            resource_uri=f"{experiment_uri}/resources/{item.resource_label}",
+            error=error,
+            detail="; ".join(self.notes),
+            seconds=time.monotonic() - self.started,
+        )
+
+    # --- the steps, in order --------------------------------------------------------------
+
+    def _check_unchanged(self) -> None:
+        """recon-all may have started again on the subject since the scan."""
+        now = scan.classify(self.item.subject.path)
+        if not now.eligible:
+            why = now.reason or now.state.value
+            raise ScanError(f"{self.item.subject.name} changed since the scan: {why}")
+
+    def _ensure_experiment(self) -> None:
+        """Create the subject and the MR session unless they exist; never move an experiment."""
+        item, ctx = self.item, self.ctx
+        owner = ctx.experiments.get(item.experiment_label)
+        subject_id = ctx.subject_ids.get(item.subject_label)
+        if owner is not None and owner != subject_id:
+            labels = {sid: label for label, sid in ctx.subject_ids.items()}
+            raise Conflict(
+                f"experiment {item.experiment_label} belongs to subject "
+                f"{labels.get(owner, owner)} on the server; importing would move it: "
+                "choose another experiment label"
+            )
+        if subject_id is None:
+            subject_id = self.client.ensure_subject(self.project, item.subject_label)
+            ctx.subject_ids[item.subject_label] = subject_id
+        if owner is None:
+            self.client.ensure_experiment(self.project, item.subject_label, item.experiment_label)
+            ctx.experiments[item.experiment_label] = subject_id
+
+    def _existing_resource(self) -> Generator[Progress, None, bool]:
+        """Apply the policy to a resource that is already there. True = skip the subject."""
+        experiment, resource = self.item.experiment_label, self.item.resource_label
+        labels = [r.label for r in self.client.list_resources(self.project, experiment)]
+        if resource not in labels:
+            return False
+        remote = self._list_files()
+        if not remote:
+            self.reuse_empty = True
+            return False
+        policy = self.ctx.plan.target.on_existing
+        if policy is OnExisting.REPLACE:
+            self.replaces = len(remote)  # deleted only once the new zip is ready
+            return False
+        there = f"a {resource} resource already exists on {experiment} ({len(remote)} files)"
+        if policy is OnExisting.FAIL:
+            raise Conflict(f"{there}; the policy for existing resources is to stop")
+        differences = yield from self._local_differences(remote)
+        if differences:
+            raise Conflict(f"{there} and differs: {differences}; choose replace to overwrite it")
+        self.notes.append("skipped: an identical resource is already on the server")
+        return True
+
+    def _local_differences(self, remote: list[RemoteFile]) -> Generator[Progress, None, str]:
+        """Local folder vs the server's files: paths and sizes first (cheap), then MD5s when
+        the server keeps digests."""
+        src = self.item.subject.path
+        files, _warnings = archive.walk_subject(src)
+        differences = file_differences({f.arcname: (f.size, "") for f in files}, remote)
+        if differences or not any(f.digest for f in remote):
+            return differences
+        checking = archive.local_manifest(src, self.ctx.cancel)
+        manifest = yield from relay(checking, self.item.subject.name)
+        return file_differences({m.path: (m.size, m.md5) for m in manifest}, remote)
+
+    def _zip_upload_verify(self) -> Steps:
+        zip_path = self.ctx.transfers.zip_path(self.index)
+        try:
+            result = yield from self.ctx.transfers.zip(self.item, self.index)
+            self.files = len(result.manifest)
+            self.bytes = sum(m.size for m in result.manifest)
+            self.notes.extend(result.warnings)
+            if self.replaces:
+                self._delete_old()
+            if not self.reuse_empty:
+                self._create_resource()
+            expected = {m.path: (m.size, m.md5) for m in result.manifest}
+            yield from self._upload_until_verified(result.path, expected)
+        finally:
+            zip_path.unlink(missing_ok=True)
+
+    def _delete_old(self) -> None:
+        item = self.item
+        log.info(
+            "replacing %s of %s (%d files)",
+            item.resource_label,
+            item.experiment_label,
+            self.replaces,
+        )
+        self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+        self.notes.append(f"replaced the previous {item.resource_label} ({self.replaces} files)")
+
+    def _create_resource(self) -> None:
+        target, item = self.ctx.plan.target, self.item
+        self.client.create_resource(
+            self.project,
+            item.experiment_label,
+            item.resource_label,
+            format=target.resource_format,
+            content=target.resource_content,
+            tags=target.resource_tags,
+        )
+        self.created_resource = True
+
+    # --- upload, verify, retry ------------------------------------------------------------
+
+    def _upload_until_verified(
+        self, zip_path: Path, expected: Mapping[str, tuple[int, str]]
+    ) -> Steps:
+        """At most 1 + retries attempts; a transient error or a mismatch starts another one
+        after a pause of backoff, 2 x backoff, 4 x backoff, ... seconds."""
+        attempts = self.ctx.retries + 1
+        last: XnatError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                yield from self._pause(attempt, str(last))
+            try:
+                differences = yield from self._attempt(zip_path, expected, retry=attempt > 0)
+            except (ServerError, NetworkError) as exc:
+                last = exc
+                continue
+            if not differences:
+                return
+            last = VerificationError(differences)
+        assert last is not None
+        raise type(last)(f"gave up after {attempts} attempts: {last}", last.status)
+
+    def _attempt(
+        self, zip_path: Path, expected: Mapping[str, tuple[int, str]], retry: bool
+    ) -> Generator[Progress, None, str]:
+        """One upload and its verification ("" = verified, else what differs).
+
+        A retry first lists the resource: the server may have finished the previous upload
+        after answering 5xx or timing out. If the files are all there, nothing is sent again;
+        if some are, the resource is emptied so the new upload starts clean."""
+        item = self.item
+        if retry and (remote := self._list_files()):
+            if not file_differences(expected, remote):
+                self.notes.append("the server finished storing an earlier attempt")
+                return ""
+            log.info("emptying %s of %s before the retry", item.resource_label, item.subject.name)
+            self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+            self._create_resource()
+        upload_error: XnatError | None = None
+        try:
+            yield from self._upload(zip_path)
+        except (ServerError, NetworkError) as exc:
+            upload_error = exc
+            log.warning("upload of %s: %s; listing what the server has", item.subject.name, exc)
+        except Conflict as exc:
+            if not retry:
+                raise
+            # The earlier attempt was still being processed when this one was sent, and has
+            # stored its files since (a proxy timeout): what the server holds is checked now.
+            upload_error = exc
+            log.warning("upload of %s: %s; an earlier attempt finished", item.subject.name, exc)
+        return (yield from self._verify(expected, upload_error))
+
+    def _verify(
+        self, expected: Mapping[str, tuple[int, str]], upload_error: XnatError | None
+    ) -> Generator[Progress, None, str]:
+        """The server's list against the zip's manifest; after a 5xx or a network error too,
+        since the server may have stored everything before the answer was lost."""
+        name, n = self.item.subject.name, len(expected)
+        yield Progress(Stage.VERIFYING, name, 0, n)
+        differences = file_differences(expected, self._list_files())
+        if differences:
+            return f"{upload_error}; then {differences}" if upload_error else differences
+        if upload_error is not None:
+            self.notes.append(f"the server finished storing the files despite: {upload_error}")
+        yield Progress(Stage.VERIFYING, name, n, n)
+        return ""
+
+    def _pause(self, attempt: int, problem: str) -> Steps:
+        delay = self.ctx.backoff * 2 ** (attempt - 1)
+        message = (
+            f"attempt {attempt + 1} of {self.ctx.retries + 1} in {human_duration(delay)} "
+            f"after: {problem}"
+        )
+        log.info("%s: %s", self.item.subject.name, message)
+        yield Progress(Stage.RETRYING, self.item.subject.name, 0, 0, message=message)
+        self.ctx.sleep(delay)
+        if self.ctx.cancel.is_set():
+            raise Cancelled()
+
+    def _upload(self, zip_path: Path) -> Steps:
+        """One upload, yielding UPLOADING, then PROCESSING while the server works after the
+        last byte."""
+        name = self.item.subject.name
+        self.ctx.before_upload(self.item)
+        sent = 0
+        processing = False
+        try:
+            sending = self.ctx.transfers.send(self.item, zip_path)
+            while True:
+                try:
+                    look = next(sending)
+                except StopIteration as stop:
+                    sent = stop.value
+                    break
+                sent = look.sent
+                if look.processing is None:
+                    yield Progress(Stage.UPLOADING, name, look.sent, look.total)
+                    continue
+                if not processing:
+                    processing = True
+                    yield Progress(Stage.UPLOADING, name, look.total, look.total)
+                waited = human_duration(look.processing)
+                message = f"the server is extracting and cataloguing the files ({waited})"
+                yield Progress(Stage.PROCESSING, name, look.total, look.total, message=message)
+        except CancelledWhileProcessing:
+            # Every byte was sent and the server is storing them: a delete now could be undone
+            # by the server finishing. Leave the resource alone, say so. (With part of the body
+            # unsent, the server stores nothing: it is deleted.)
+            self.created_resource = False
+            resource, experiment = self.item.resource_label, self.item.experiment_label
+            self.notes.append(
+                f"the server was still processing the upload when it was cancelled: "
+                f"if {resource} appears on {experiment}, delete it or choose replace"
+            )
+            raise
+        finally:
+            self.uploaded += sent
+
+    def _list_files(self) -> list[RemoteFile]:
+        item = self.item
+        return self.client.list_files(self.project, item.experiment_label, item.resource_label)
+
+    def _discard(self) -> None:
+        """Best effort: delete the resource this run created for a subject that did not finish,
+        so nothing partial is left and a rerun starts clean."""
+        if not self.created_resource:
+            return
+        item = self.item
+        try:
+            self.client.delete_resource(self.project, item.experiment_label, item.resource_label)
+        except XnatError as exc:
+            log.warning(
+                "could not delete %s of %s: %s", item.resource_label, item.subject.name, exc
+            )
+            self.notes.append(
+                f"the {item.resource_label} resource created by this run could not be deleted "
+                f"({exc}); delete it, or choose replace next time"
+            )
+        else:
+            self.notes.append(f"the {item.resource_label} resource created by this run was deleted")
