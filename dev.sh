@@ -16,7 +16,9 @@ PY="$VENV/bin/python"
 APT_PKGS="libglib2.0-0 libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libxkbcommon0
   libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-render0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-util1
-  libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth dbus gnome-keyring"
+  libxcb-xfixes0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth dbus gnome-keyring
+  slurmctld slurmd slurm-client munge"
+# (the last line: a real single-node SLURM for the cluster tests, cluster-and-lab.md §1)
 
 install_apt() {
   command -v dpkg-query >/dev/null 2>&1 || return 0

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -853,3 +854,20 @@ def make_demo_subjects_dir(root: Path, n: int = 4, size: str = "small", *, seed:
     make_subject(root, f"sub-{n + 2:02d}", variant="running", size=size, seed=seed + n + 2)
     make_templates(root)
     return root
+
+
+def finish_subject(subject: Path, *, version: str = "7.4.1") -> Path:
+    """Make a `running` subject finish as recon-all does at its end: the IsRunning files go, the
+    logs say "finished without error" and recon-all.done is written last (for watch and SLURM
+    tests that need a subject to finish while they run)."""
+    subject = Path(subject)
+    scratch = Path(tempfile.mkdtemp(prefix="fsxnat-finish-"))
+    try:
+        done = make_subject(scratch, subject.name, version=version)
+        for running in (subject / "scripts").glob("IsRunning*"):
+            running.unlink()
+        for name in ("recon-all.log", "recon-all-status.log", "recon-all.done"):
+            shutil.copyfile(done / "scripts" / name, subject / "scripts" / name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return subject
