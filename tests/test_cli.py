@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from fsxnat_gui import cli
+from fsxnat_gui.cli import run_view
 from fsxnat_gui.core import credentials, jobs
 from fsxnat_gui.core.xnat import XnatClient
 from fsxnat_gui.samples import make_subject
@@ -153,7 +154,7 @@ def test_failed_subject_exits_non_zero_with_reason(
     subjects_dir: Path, fsxnat: Main, login: list[str], xnat: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        cli, "run_import", functools.partial(jobs.run_import, retries=1, sleep=lambda s: None)
+        run_view, "run_import", functools.partial(jobs.run_import, retries=1, sleep=lambda s: None)
     )
     xnat.faults.add("partial_store", method="POST", path_regex="/files", count=0)
     code, out, _ = fsxnat("import", subjects_dir, *login, "--create-project", "--yes")
