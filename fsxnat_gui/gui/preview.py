@@ -168,7 +168,6 @@ class ChoiceDelegate(QStyledItemDelegate):
             if found < 0:
                 found = editor.findText(str(index.data(Qt.ItemDataRole.DisplayRole)))
             editor.setCurrentIndex(max(found, 0))
-            editor.showPopup()
             return
         super().setEditorData(editor, index)
 
