@@ -48,7 +48,7 @@ class Column(IntEnum):
 HEADERS = ("XNAT", "Type", "Status", "If it exists", "Detail")
 NEW_SESSION = "new:"  # a session choice's value prefix for "a new session <label>"
 POLICY_CHOICES = [
-    ("as for all", ""),
+    ("default", ""),  # the batch policy ("If it exists" above)
     ("skip if identical", OnExisting.SKIP.value),
     ("replace", OnExisting.REPLACE.value),
     ("stop (conflict)", OnExisting.FAIL.value),
