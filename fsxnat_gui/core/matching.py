@@ -167,6 +167,13 @@ def _render(rules: Rules, name: _Name, subject_label: str) -> str:
     )
 
 
+def new_session_label(key: str, subject_label: str, rules: Rules) -> str:
+    """The label a new MR session gets for the folder (or time point) `key` under the subject
+    (the experiment template), "" when the folder pattern does not fit `key`."""
+    name = _read_name(key, rules)
+    return "" if isinstance(name, str) else _render(rules, name, subject_label)
+
+
 # --- lookups --------------------------------------------------------------------------------
 
 

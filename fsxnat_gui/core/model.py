@@ -65,6 +65,17 @@ class Subject:
         return self.kind is EntryKind.SUBJECT and self.state is RunState.DONE
 
     @property
+    def role_text(self) -> str:
+        """Its longitudinal role in words ("" for entries that are not recon-all subjects)."""
+        if self.kind is not EntryKind.SUBJECT:
+            return ""
+        if self.long_role is LongRole.BASE:
+            return f"base of {', '.join(self.base_tps)}" if self.base_tps else "longitudinal base"
+        if self.long_role is LongRole.LONG:
+            return f"longitudinal run of {self.long_tp}" if self.long_tp else "longitudinal run"
+        return "cross-sectional"
+
+    @property
     def suggested_resource(self) -> str:
         """FREESURFER6, FREESURFER7, ... from the major version; FREESURFER when unknown."""
         if self.version and (m := re.match(r"(\d+)", self.version)):
@@ -185,6 +196,8 @@ class PlanItem:
     how: How = How.NEW_SUBJECT
     match: str = ""  # why it goes there, a sentence ("existing session X — matched by ...")
     candidates: tuple[str, ...] = ()  # AMBIGUOUS: the MR sessions to choose from
+    sessions: tuple[str, ...] = ()  # the subject's MR sessions on the server (to choose from)
+    new_session: str = ""  # the label a new MR session would get (the experiment template)
     held: str = ""  # why nothing will be written for it (ambiguous, refused): not a plan error
     on_existing: OnExisting | None = None  # this row's policy; None: the target's
 

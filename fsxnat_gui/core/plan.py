@@ -26,6 +26,7 @@ from fsxnat_gui.core.matching import (
     check_template,
     compile_pattern,
     label_problems,
+    new_session_label,
     resolve,
 )
 from fsxnat_gui.core.model import (
@@ -33,6 +34,7 @@ from fsxnat_gui.core.model import (
     How,
     ImportPlan,
     Level,
+    LongRole,
     NodeStatus,
     PlanItem,
     PlanNode,
@@ -99,6 +101,12 @@ def make_plan(
             )  # fmt: skip
             continue
         d = found[subject.name]
+        key = (
+            subject.long_tp
+            if subject.long_role is LongRole.LONG and subject.long_tp
+            else subject.name
+        )
+        sessions = (index or EMPTY_INDEX).sessions_of(d.subject) if d.subject else []
         own = [p for p in (label_problems(d) if d.ok else []) if p not in common]
         problems = [*common, *own]
         items.append(
@@ -112,6 +120,8 @@ def make_plan(
                 how=d.how,
                 match=d.reason,
                 candidates=d.candidates,
+                sessions=tuple(e.label for e in sessions),
+                new_session=new_session_label(key, d.subject, rules) if d.subject else "",
                 held=d.problem,
                 on_existing=rows[subject.name].on_existing if subject.name in rows else None,
             )

@@ -54,9 +54,10 @@ def item_node(
         experiment = resource = invalid
     elif item.held:
         held = (NodeStatus.UNRESOLVED, item.held)
-        if item.level is Level.SUBJECT or not item.subject_label:
-            subject_status, subject_detail = held
         experiment, resource = held, (NodeStatus.UNRESOLVED, "")
+        if item.level is Level.SUBJECT or subject_status is not NodeStatus.EXISTS:
+            subject_status, subject_detail = held  # no subject to go to: the reason is here
+            experiment = (NodeStatus.UNRESOLVED, "")
     elif experiment[0] is not NodeStatus.CONFLICT and item.match:
         experiment = (experiment[0], item.match)
     resource_node = PlanNode(NodeKind.RESOURCE, item.resource_label, *resource, name)

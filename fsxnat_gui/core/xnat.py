@@ -114,9 +114,10 @@ def _name(owner: Owner | str) -> str:
     return owner if isinstance(owner, str) else owner.label
 
 
-def experiment_web_url(url: str, project: str, experiment: str) -> str:
-    """The experiment's page on the server at `url`, for a browser (no request is made)."""
-    return f"{normalise_url(url)}{_experiment_path(project, experiment)}?format=html"
+def experiment_web_url(url: str, project: str, experiment: Owner | str) -> str:
+    """The page of the experiment (or subject) on the server at `url`, for a browser (no
+    request is made)."""
+    return f"{normalise_url(url)}{owner_path(project, experiment)}?format=html"
 
 
 class XnatClient:

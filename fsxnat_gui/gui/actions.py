@@ -39,6 +39,20 @@ class Actions(QObject):
             "importConfigAction",
             "Log in with a pyxnat config file and move its password into the system keyring",
         )
+        self.load_mapping = self._action(
+            "&Load mapping…",
+            "open",
+            None,
+            "loadMappingAction",
+            "Say where each folder goes with a mapping file (folder,subject,experiment,resource)",
+        )
+        self.save_mapping = self._action(
+            "Sa&ve mapping…",
+            "save",
+            None,
+            "saveMappingAction",
+            "Save where each checked folder goes and why, to review, edit and load again",
+        )
         self.save_report = self._action(
             "&Save report…",
             "save",
@@ -110,6 +124,10 @@ class Actions(QObject):
                     self.rescan,
                     None,
                     self.import_config,
+                    None,
+                    self.load_mapping,
+                    self.save_mapping,
+                    None,
                     self.save_report,
                     None,
                     self.quit,

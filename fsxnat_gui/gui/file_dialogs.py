@@ -30,3 +30,17 @@ def choose_report_file(parent: QWidget) -> Path | None:
         "JSON (*.json);;CSV (*.csv)",
     )
     return Path(path) if path else None
+
+
+def choose_mapping_to_load(parent: QWidget, start: Path) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(
+        parent, "Load a mapping", str(start), "Mapping (*.csv);;All files (*)"
+    )
+    return Path(path) if path else None
+
+
+def choose_mapping_to_save(parent: QWidget, start: Path) -> Path | None:
+    path, _ = QFileDialog.getSaveFileName(
+        parent, "Save the mapping", str(start / "fsxnat-mapping.csv"), "Mapping (*.csv)"
+    )
+    return Path(path) if path else None

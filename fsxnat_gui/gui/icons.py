@@ -27,6 +27,8 @@ ASSET_ICONS = (
     "unknown",
     "skipped",
     "cancelled",
+    "choose",  # a folder with no destination yet: someone must choose
+    "not-imported",
     "import",  # the main action: a coloured asset, legible on light and dark palettes
 )
 
@@ -97,6 +99,7 @@ def result_icon_name(status: ResultStatus) -> str:
         ResultStatus.SKIPPED: "skipped",
         ResultStatus.FAILED: "failed",
         ResultStatus.CANCELLED: "cancelled",
+        ResultStatus.NOT_IMPORTED: "not-imported",
     }[status]
 
 

@@ -17,7 +17,10 @@ from fsxnat_gui.core import plan, report
 from fsxnat_gui.core.errors import LabelError
 from fsxnat_gui.core.login import ClientFactory
 from fsxnat_gui.core.model import (
+    Assignment,
     ImportPlan,
+    OnExisting,
+    PlanItem,
     PlanNode,
     RunReport,
     Subject,
@@ -28,6 +31,7 @@ from fsxnat_gui.core.tree import offline_tree
 from fsxnat_gui.core.xnat import experiment_web_url
 from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.message_bar import Level
+from fsxnat_gui.gui.preview import NEW_SESSION
 from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import Session
 
@@ -43,6 +47,8 @@ class ImportController(QObject):
     Signals:
         resource_suggested(str, str): the resource label for the checked subjects, or "" and
             the reason there is none (mixed FreeSurfer versions: the user types one)
+        rows_changed(object): the plan's rows by folder (dict of PlanItem) that the next
+            preview_changed shows: what each row can choose
         preview_changed(object, str): show this tree (a PlanNode, or None) with this note
         preview_note(str): keep the tree shown, with this note
         preview_updated(): the preview reflects the inputs (compared if logged in)
@@ -57,6 +63,7 @@ class ImportController(QObject):
     """
 
     resource_suggested = Signal(str, str)
+    rows_changed = Signal(object)
     preview_changed = Signal(object, str)
     preview_note = Signal(str)
     preview_updated = Signal()
@@ -83,7 +90,7 @@ class ImportController(QObject):
         self._target = Target(project="")
         self._resource_typed: str | None = None
         self._session: Session | None = None
-        self._overrides: dict[str, str] = {}
+        self._assignments: dict[str, Assignment] = {}  # by folder: the user's choices
         self._plan: ImportPlan | None = None
         self._compared = False  # `_plan` was compared with the server
         self._tree_shown = False  # the preview shows a tree (kept while a comparison runs)
@@ -122,16 +129,45 @@ class ImportController(QObject):
             self.resource_suggested.emit("", str(exc))
 
     def set_label(self, folder: str, label: str) -> None:
-        """The subject label of `folder` edited in the preview ("" for the default)."""
-        if label:
-            self._overrides[folder] = label
-        else:
-            self._overrides.pop(folder, None)
-        log.info("Subject label of %s set to %s", folder, label or "(default)")
+        """The subject label of `folder` edited in the preview ("" to match it again); a session
+        chosen for the old subject no longer applies."""
+        row = self._assignments.get(folder, Assignment())
+        self._choose(folder, dataclasses.replace(row, subject=label, experiment=""))
+        log.info("Subject label of %s set to %s", folder, label or "(matched)")
+
+    def set_session(self, folder: str, choice: str) -> None:
+        """The MR session chosen for `folder` in the preview: an existing label, or
+        "new:<label>" for a new session under the row's subject."""
+        label = choice.removeprefix(NEW_SESSION)
+        row = self._assignments.get(folder, Assignment())
+        subject = row.subject or self._subject_of(folder)
+        self._choose(folder, dataclasses.replace(row, subject=subject, experiment=label))
+        log.info("Session of %s set to %s", folder, label)
+
+    def set_policy(self, folder: str, value: str) -> None:
+        """What to do if the resource of `folder` exists ("" for the batch's policy)."""
+        row = self._assignments.get(folder, Assignment())
+        policy = OnExisting(value) if value else None
+        self._choose(folder, dataclasses.replace(row, on_existing=policy))
+
+    def set_assignments(self, rows: dict[str, Assignment]) -> None:
+        """A loaded mapping: these rows replace every choice made so far."""
+        self._assignments = dict(rows)
         self._timer.start()
 
     def clear_labels(self) -> None:
-        self._overrides.clear()
+        self._assignments.clear()
+
+    def _choose(self, folder: str, row: Assignment) -> None:
+        if row == Assignment():
+            self._assignments.pop(folder, None)
+        else:
+            self._assignments[folder] = row
+        self._timer.start()
+
+    def _subject_of(self, folder: str) -> str:
+        shown = self._plan.items if self._plan is not None else ()
+        return next((i.subject_label for i in shown if i.subject.name == folder), "")
 
     # --- preview ---------------------------------------------------------------------------
 
@@ -147,29 +183,30 @@ class ImportController(QObject):
         """LabelError for a malformed template, or mixed versions and no resource label."""
         resource = plan.resource_label(subjects, self._resource_typed)
         target = dataclasses.replace(self._target, resource=resource)
-        return plan.make_plan(subjects, target, self._overrides)
+        return plan.make_plan(subjects, target, self._assignments)
 
     @Slot()
     def _on_timer_timeout(self) -> None:
         self._plan, self._compared = None, False
         if not self._subjects:
             self._jobs.cancel("preview")
-            self._show(None, "", [])
+            self._show(None, None, "", [])
             return
         try:
             the_plan = self._make_plan(self._subjects)
         except LabelError as exc:
             self._jobs.cancel("preview")
-            self._show(None, "", [str(exc)])
+            self._show(None, None, "", [str(exc)])
             return
         self._plan = the_plan
         offline = offline_tree(the_plan)
         reasons = plan.blocking_reasons(the_plan)
         session = self._session
         if session is None:
-            self._show(offline, "Log in to compare with the server.", reasons)
+            self._show(the_plan, offline, "Log in to compare with the server.", reasons)
             return
         if not self._tree_shown:
+            self.rows_changed.emit(_rows(the_plan))
             self.preview_changed.emit(offline, "Checking the server…")
         else:  # keep the last comparison on screen until the new one arrives (no flicker)
             self.preview_note.emit("Checking the server…")
@@ -177,17 +214,20 @@ class ImportController(QObject):
 
         def on_result(compared: ImportPlan) -> None:
             self._plan, self._compared = compared, True
-            self._show(compared.tree, "", plan.blocking_reasons(compared))
+            self._show(compared, compared.tree, "", plan.blocking_reasons(compared))
 
         def on_failure(exc: BaseException) -> None:
             log.warning("Comparing with the server failed: %s", exc)
-            self._show(offline, f"Could not compare with the server: {exc}", reasons)
+            self._show(the_plan, offline, f"Could not compare with the server: {exc}", reasons)
 
         steps = functools.partial(tasks.compare_plan, self._factory, session, the_plan)
         self._jobs.submit(Job("preview", steps, on_result=on_result, on_failure=on_failure))
 
-    def _show(self, tree: PlanNode | None, note: str, reasons: list[str]) -> None:
+    def _show(
+        self, shown: ImportPlan | None, tree: PlanNode | None, note: str, reasons: list[str]
+    ) -> None:
         self._tree_shown = tree is not None
+        self.rows_changed.emit(_rows(shown) if shown is not None else {})
         if reasons:
             more = f" (and {len(reasons) - 1} more: see the Import button's tip)"
             why = f"Cannot import: {reasons[0]}{more if len(reasons) > 1 else ''}."
@@ -308,7 +348,7 @@ class ImportController(QObject):
         item = next((i for i in last_plan.items if i.subject.name == subject), None)
         if item is None:
             return ""
-        return experiment_web_url(session.url, last_plan.target.project, item.experiment_label)
+        return experiment_web_url(session.url, last_plan.target.project, item.owner)
 
     def save_report(self, path: Path) -> None:
         if self._report is None:
@@ -322,3 +362,47 @@ class ImportController(QObject):
             self.notice.emit(Level.ERROR, f"Could not save the report to {path}: {exc}")
             return
         self.notice.emit(Level.INFO, f"Report saved to {path}.")
+
+    # --- the mapping file ------------------------------------------------------------------
+
+    def load_mapping(self, path: Path, session: Session | None) -> None:
+        """Read a mapping file (checked against the checked folders and, when logged in, the
+        project's subjects and sessions) and use its rows in place of every choice."""
+        folders = [s.name for s in self._subjects]
+        project = self._target.project
+
+        def on_result(rows: dict[str, Assignment]) -> None:
+            self.set_assignments(rows)
+            n = len(rows)
+            self.notice.emit(
+                Level.INFO, f"Mapping loaded from {path.name}: {n} row{'s' * (n != 1)}."
+            )
+
+        def on_failure(exc: BaseException) -> None:
+            self.notice.emit(Level.ERROR, f"The mapping was not loaded: {exc}")
+
+        steps = functools.partial(
+            tasks.load_mapping, self._factory, session, path, folders, project
+        )
+        self._jobs.submit(Job("mapping", steps, on_result=on_result, on_failure=on_failure))
+
+    def save_mapping(self, path: Path) -> None:
+        """Write where each checked folder goes and why (the preview as shown), to review or
+        edit and load again, or to pass to `fsxnat import --map`."""
+        if self._plan is None or not self._plan.items:
+            self.notice.emit(Level.WARNING, "Check the subjects to map first.")
+            return
+        items = self._plan.items
+
+        def on_result(_: object) -> None:
+            self.notice.emit(Level.INFO, f"Mapping saved to {path}.")
+
+        def on_failure(exc: BaseException) -> None:
+            self.notice.emit(Level.ERROR, f"The mapping was not saved: {exc}")
+
+        steps = functools.partial(tasks.save_mapping, items, path)
+        self._jobs.submit(Job("mapping", steps, on_result=on_result, on_failure=on_failure))
+
+
+def _rows(the_plan: ImportPlan) -> dict[str, PlanItem]:
+    return {i.subject.name: i for i in the_plan.items}

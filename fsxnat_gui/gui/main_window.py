@@ -150,6 +150,8 @@ class MainWindow(QMainWindow):
         a.rescan.triggered.connect(self._on_rescan_triggered)
         a.import_config.triggered.connect(self._on_import_config_triggered)
         a.save_report.triggered.connect(self._on_save_report_triggered)
+        a.load_mapping.triggered.connect(self._on_load_mapping_triggered)
+        a.save_mapping.triggered.connect(self._on_save_mapping_triggered)
         a.quit.triggered.connect(self.close)
         a.login.triggered.connect(self._on_login_triggered)
         a.logout.triggered.connect(self.sessions.log_out)
@@ -165,6 +167,9 @@ class MainWindow(QMainWindow):
         target.import_clicked.connect(self.start_import)
         target.cancel_clicked.connect(self.cancel_import)
         target.preview.label_edited.connect(self.imports.set_label)
+        target.preview.session_chosen.connect(self.imports.set_session)
+        target.preview.policy_chosen.connect(self.imports.set_policy)
+        self.imports.rows_changed.connect(target.preview.set_items)
         self.progress.retry_requested.connect(self.retry_failed)
         self.progress.open_requested.connect(self._on_open_requested)
         self.progress.save_requested.connect(self._on_save_report_triggered)
@@ -327,6 +332,8 @@ class MainWindow(QMainWindow):
         self.notify(
             Level.INFO,
             f"{DEMO_LABEL} at {ready.url}: sample subjects are in {ready.subjects_dir}. "
+            f"To see folders matched with sessions that already exist, open "
+            f"{ready.existing_dir} and choose project {tasks.EXISTING_PROJECT}. "
             "Nothing here touches a real archive.",
         )
         self.demo_ready.emit()
@@ -453,6 +460,17 @@ class MainWindow(QMainWindow):
     def _on_import_config_triggered(self) -> None:
         if path := file_dialogs.choose_pyxnat_config(self):
             self.sessions.open_login_dialog(path)
+
+    def _mapping_folder(self) -> Path:
+        return self.scans.root or Path.home()
+
+    def _on_load_mapping_triggered(self) -> None:
+        if path := file_dialogs.choose_mapping_to_load(self, self._mapping_folder()):
+            self.imports.load_mapping(path, self.state.session)
+
+    def _on_save_mapping_triggered(self) -> None:
+        if path := file_dialogs.choose_mapping_to_save(self, self._mapping_folder()):
+            self.imports.save_mapping(path)
 
     # --- closing -------------------------------------------------------------------------
 

@@ -1,32 +1,58 @@
-"""The preview tree: project -> subject -> experiment -> resource, each marked new, exists,
-conflict or invalid (STYLE §3.4: rebuilt whole as a QStandardItemModel)."""
+"""The preview tree: project -> subject -> experiment -> resource (or subject -> resource for a
+longitudinal base), each marked new, exists, conflict, invalid or "choose", with why (STYLE §3.4:
+rebuilt whole as a QStandardItemModel).
+
+Each folder's row can be changed in place: the subject label (typed), the MR session (chosen
+among that subject's sessions, or a new one) and what to do if its resource exists. The panel
+only says what the user chose (signals); the import controller turns it into the plan."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
-from fsxnat_gui.core.model import NodeKind, NodeStatus, PlanNode
+from fsxnat_gui.core.model import Level, NodeKind, NodeStatus, OnExisting, PlanItem, PlanNode
 from fsxnat_gui.gui.icons import icon, node_icon_name
 
 
 class Role(IntEnum):
     SOURCE = Qt.ItemDataRole.UserRole + 1  # local subject folder name
     KIND = Qt.ItemDataRole.UserRole + 2  # NodeKind
+    CHOICES = Qt.ItemDataRole.UserRole + 3  # [(text, value)] offered in place
+    CHOICE = Qt.ItemDataRole.UserRole + 4  # the value chosen ("" = as matched / the default)
 
 
-HEADERS = ("XNAT", "Type", "Status", "Detail")
+class Column(IntEnum):
+    XNAT = 0
+    TYPE = 1
+    STATUS = 2
+    IF_EXISTS = 3
+    DETAIL = 4
+
+
+HEADERS = ("XNAT", "Type", "Status", "If it exists", "Detail")
+NEW_SESSION = "new:"  # a session choice's value prefix for "a new session <label>"
+POLICY_CHOICES = [
+    ("default", ""),  # the batch policy ("If it exists" above)
+    ("skip if identical", OnExisting.SKIP.value),
+    ("replace", OnExisting.REPLACE.value),
+    ("stop (conflict)", OnExisting.FAIL.value),
+]
 
 KIND_WORDS = {
     NodeKind.PROJECT: "project",
@@ -41,48 +67,116 @@ STATUS_WORDS = {
     NodeStatus.CONFLICT: "conflict",
     NodeStatus.INVALID: "invalid",
     NodeStatus.UNKNOWN: "not checked",
+    NodeStatus.UNRESOLVED: "choose",
 }
 
 EDIT_HINT = "Double-click or press F2 to change the XNAT subject label."
+SESSION_HINT = "Double-click or press F2 to choose the MR session this folder goes to."
+POLICY_HINT = "Double-click or press F2 to choose what happens if this resource exists."
 
 
-def _row(node: PlanNode) -> list[QStandardItem]:
+def _session_choices(item: PlanItem) -> list[tuple[str, str]]:
+    """The MR sessions a folder can go to: its subject's, and a new one (unless refused)."""
+    choices = [(label, label) for label in item.sessions]
+    if item.new_session and item.new_session not in item.sessions:
+        choices.append((f"new session {item.new_session}", NEW_SESSION + item.new_session))
+    return choices
+
+
+def _row(node: PlanNode, items: Mapping[str, PlanItem]) -> list[QStandardItem]:
     label = QStandardItem(node.label or "(empty)")
     label.setIcon(icon(node_icon_name(node.status)))
     label.setData(node.source, Role.SOURCE)
     label.setData(node.kind, Role.KIND)
-    label.setEditable(node.kind is NodeKind.SUBJECT and node.source is not None)
+    item = items.get(node.source or "")
+    label.setEditable(False)
+    if node.kind is NodeKind.SUBJECT and node.source is not None:
+        label.setEditable(True)
+    if node.kind is NodeKind.EXPERIMENT and item is not None and not item.problems:
+        choices = _session_choices(item)
+        if choices:
+            label.setData(choices, Role.CHOICES)
+            label.setEditable(True)
     tip = [f"{KIND_WORDS[node.kind]} {node.label}: {STATUS_WORDS[node.status]}"]
     if node.detail:
         tip.append(node.detail)
     if node.source:
         tip.append(f"Local folder: {node.source}")
     if label.isEditable():
-        tip.append(EDIT_HINT)
+        tip.append(SESSION_HINT if node.kind is NodeKind.EXPERIMENT else EDIT_HINT)
     kind = QStandardItem(KIND_WORDS[node.kind])
+    if node.kind is NodeKind.SUBJECT and item is not None and item.level is Level.SUBJECT:
+        kind.setText("subject (base)")
     status = QStandardItem(STATUS_WORDS[node.status])
+    policy = QStandardItem("")
+    if node.kind is NodeKind.RESOURCE and item is not None and not item.problems:
+        value = item.on_existing.value if item.on_existing else ""
+        policy.setText(dict((v, t) for t, v in POLICY_CHOICES)[value])
+        policy.setData(POLICY_CHOICES, Role.CHOICES)
+        policy.setData(value, Role.CHOICE)
+        policy.setData(node.source, Role.SOURCE)
+        policy.setToolTip(POLICY_HINT)
+    policy.setEditable(policy.data(Role.CHOICES) is not None)
     detail = QStandardItem(node.detail)
-    for item in (kind, status, detail):
-        item.setEditable(False)
-    for item in (label, kind, status, detail):
-        item.setToolTip("\n".join(tip))
-    return [label, kind, status, detail]
+    for cell in (kind, status, detail):
+        cell.setEditable(False)
+    for cell in (label, kind, status, detail):
+        cell.setToolTip("\n".join(tip))
+    return [label, kind, status, policy, detail]
 
 
-def _add(parent: QStandardItem, node: PlanNode) -> None:
-    row = _row(node)
+def _add(parent: QStandardItem, node: PlanNode, items: Mapping[str, PlanItem]) -> None:
+    row = _row(node, items)
     parent.appendRow(row)
     for child in node.children:
-        _add(row[0], child)
+        _add(row[0], child, items)
 
 
-def build_preview_model(root: PlanNode | None, parent: QObject | None = None) -> QStandardItemModel:
-    """The preview as a model; only subject labels are editable (an edit is an override)."""
+def build_preview_model(
+    root: PlanNode | None,
+    parent: QObject | None = None,
+    items: Mapping[str, PlanItem] | None = None,
+) -> QStandardItemModel:
+    """The preview as a model: subject labels are typed in place, sessions and policies chosen
+    in place (`items`, the plan's rows by folder, say what can be chosen)."""
     model = QStandardItemModel(parent)
     model.setHorizontalHeaderLabels(list(HEADERS))
     if root is not None:
-        _add(model.invisibleRootItem(), root)
+        _add(model.invisibleRootItem(), root, items or {})
     return model
+
+
+class ChoiceDelegate(QStyledItemDelegate):
+    """A combo box for cells that offer choices (Role.CHOICES); plain editing otherwise."""
+
+    def createEditor(
+        self, parent: QWidget, option: QStyleOptionViewItem, index: QModelIndex
+    ) -> QWidget:
+        choices = index.data(Role.CHOICES)
+        if not choices:
+            return super().createEditor(parent, option, index)
+        combo = QComboBox(parent)
+        combo.setObjectName("previewChoice")
+        for text, value in choices:
+            combo.addItem(text, value)
+        return combo
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex) -> None:
+        if isinstance(editor, QComboBox):
+            current = index.data(Role.CHOICE)
+            found = editor.findData(current) if current is not None else -1
+            if found < 0:
+                found = editor.findText(str(index.data(Qt.ItemDataRole.DisplayRole)))
+            editor.setCurrentIndex(max(found, 0))
+            return
+        super().setEditorData(editor, index)
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: QModelIndex) -> None:
+        if isinstance(editor, QComboBox):
+            model.setData(index, editor.currentData(), Role.CHOICE)
+            model.setData(index, editor.currentText(), Qt.ItemDataRole.DisplayRole)
+            return
+        super().setModelData(editor, model, index)
 
 
 def count_statuses(root: PlanNode | None, kind: NodeKind) -> dict[NodeStatus, int]:
@@ -102,13 +196,20 @@ class PreviewPanel(QWidget):
 
     Signals:
         label_edited(str, str): the subject label of a local folder was changed (folder, label)
+        session_chosen(str, str): the MR session of a folder was chosen (folder, label), a new
+            one as "new:<label>"
+        policy_chosen(str, str): what to do if a folder's resource exists (folder, an
+            OnExisting value, or "" for the batch's)
     """
 
     label_edited = Signal(str, str)
+    session_chosen = Signal(str, str)
+    policy_chosen = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._root: PlanNode | None = None
+        self._items: dict[str, PlanItem] = {}
         self.summary = QLabel("Check subjects on the left to see what will be created in XNAT.")
         self.summary.setObjectName("previewSummary")
         self.summary.setWordWrap(True)
@@ -117,6 +218,7 @@ class PreviewPanel(QWidget):
         self.tree.setAccessibleName("Preview of what will be created in XNAT")
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
+        self.tree.setItemDelegate(ChoiceDelegate(self.tree))
         self.set_locked(False)
         self.tree.setModel(build_preview_model(None, self))
         self._connect_model()
@@ -142,10 +244,14 @@ class PreviewPanel(QWidget):
     def root(self) -> PlanNode | None:
         return self._root
 
+    def set_items(self, items: Mapping[str, PlanItem]) -> None:
+        """The plan's rows by folder: what each row can choose (before `set_tree`)."""
+        self._items = dict(items)
+
     def set_tree(self, root: PlanNode | None, note: str = "") -> None:
         self._root = root
         old = self.tree.model()
-        self.tree.setModel(build_preview_model(root, self))
+        self.tree.setModel(build_preview_model(root, self, self._items))
         old.deleteLater()
         self._connect_model()
         self.tree.expandAll()
@@ -183,12 +289,20 @@ class PreviewPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
 
     @Slot(QStandardItem)
     def _on_item_changed(self, item: QStandardItem) -> None:
         source = item.data(Role.SOURCE)
-        if item.column() == 0 and item.data(Role.KIND) is NodeKind.SUBJECT and source:
+        if not source:
+            return
+        kind, choice = item.data(Role.KIND), item.data(Role.CHOICE)
+        if item.column() == Column.XNAT and kind is NodeKind.SUBJECT:
             self.label_edited.emit(source, item.text().strip())
+        elif item.column() == Column.XNAT and kind is NodeKind.EXPERIMENT and choice is not None:
+            self.session_chosen.emit(source, str(choice))
+        elif item.column() == Column.IF_EXISTS and choice is not None:
+            self.policy_chosen.emit(source, str(choice))
 
     @staticmethod
     def _summary_text(root: PlanNode | None, note: str) -> str:
@@ -197,6 +311,13 @@ class PreviewPanel(QWidget):
         subjects = [c for c in root.children if c.kind is NodeKind.SUBJECT]
         invalid = sum(1 for c in subjects if c.status is NodeStatus.INVALID)
         resources = count_statuses(root, NodeKind.RESOURCE)
+        new_sessions = sum(
+            1
+            for subject in subjects
+            if subject.status is NodeStatus.EXISTS
+            for e in subject.children
+            if e.kind is NodeKind.EXPERIMENT and e.status is NodeStatus.NEW
+        )
         n = len(subjects)
         text = f"{n} subject{'s' if n != 1 else ''} into project {root.label}"
         if root.status is not NodeStatus.UNKNOWN:
@@ -211,5 +332,14 @@ class PreviewPanel(QWidget):
                 parts.append(f"{resources[status]} {words}")
         if invalid:
             parts.append(f"{invalid} with invalid labels")
+        if new_sessions:
+            plural = "s" if new_sessions != 1 else ""
+            parts.append(f"⚠ {new_sessions} new MR session{plural} under an existing subject")
+        if held := resources[NodeStatus.UNRESOLVED]:
+            verb = "needs" if held == 1 else "need"
+            parts.append(
+                f"⚠ {held} folder{'s' if held != 1 else ''} {verb} a choice (double-click its "
+                "session) and will not be imported until then"
+            )
         text = " · ".join(parts)
         return f"{text}. {note}" if note else f"{text}."

@@ -29,6 +29,7 @@ class Column(IntEnum):
     VERSION = 2
     FILES = 3
     SIZE = 4
+    ROLE = 5
 
 
 class Role(IntEnum):
@@ -36,7 +37,7 @@ class Role(IntEnum):
     SORT = Qt.ItemDataRole.UserRole + 2  # a value that sorts naturally
 
 
-_HEADERS = ("Subject", "State", "FreeSurfer", "Files", "Size")  # in Column order
+_HEADERS = ("Subject", "State", "FreeSurfer", "Files", "Size", "Role")  # in Column order
 
 _KIND_WORDS = {
     EntryKind.TEMPLATE: "template",
@@ -238,6 +239,8 @@ class SubjectTableModel(ListTableModel):
             return f"{subject.version} (mixed)" if subject.mixed_version else subject.version
         if column is Column.FILES:
             return "" if subject.files is None else f"{subject.files:,}"
+        if column is Column.ROLE:
+            return subject.role_text
         return units.size(subject.bytes)
 
     @staticmethod

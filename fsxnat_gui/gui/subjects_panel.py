@@ -132,6 +132,7 @@ class SubjectsPanel(QGroupBox):
             (Column.VERSION, 80),
             (Column.FILES, 60),
             (Column.SIZE, 80),
+            (Column.ROLE, 150),
         ):
             header.resizeSection(column, width)
 

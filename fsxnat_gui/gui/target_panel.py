@@ -67,10 +67,21 @@ class TargetPanel(QWidget):
             "Create the project if it does not exist",
         )
         self.create_project_check.setToolTip("Create the project on the server if it is new")
+        self.existing_only_check = QCheckBox("Only attach to existing sessions")
+        named(
+            self.existing_only_check,
+            "existingOnlyCheck",
+            "Only attach to subjects and MR sessions that already exist",
+        )
+        self.existing_only_check.setToolTip(
+            "Never create a subject or an MR session: folders that match none on the server "
+            "are not imported (and the preview says why)"
+        )
         self.experiment_edit = QLineEdit()
         named(self.experiment_edit, "experimentTemplateEdit", "Experiment label template")
         self.experiment_edit.setToolTip(
-            "The MR session label; {subject} is replaced by the subject label"
+            "The label of a NEW MR session: {subject} is the subject label, {folder} the folder "
+            "name. Folders are first matched with the sessions that already exist."
         )
         self.resource_edit = QLineEdit("FREESURFER7")
         named(self.resource_edit, "resourceEdit", "Resource label")
@@ -98,6 +109,7 @@ class TargetPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_clicked)
         self.project_combo.currentTextChanged.connect(self._on_edited)
         self.create_project_check.toggled.connect(self._on_edited)
+        self.existing_only_check.toggled.connect(self._on_edited)
         self.experiment_edit.textChanged.connect(self._on_edited)
         self.resource_edit.textChanged.connect(self._on_edited)
         self.resource_edit.textEdited.connect(self._on_resource_edited)
@@ -110,11 +122,14 @@ class TargetPanel(QWidget):
         project_row = QHBoxLayout()
         project_row.addWidget(self.project_combo, 1)
         project_row.addWidget(self.create_project_check)
+        experiment_row = QHBoxLayout()
+        experiment_row.addWidget(self.experiment_edit, 1)
+        experiment_row.addWidget(self.existing_only_check)
         form = QFormLayout()
         form.addRow("Server:", server_row)
         for text, buddy, row in (
             ("&Project:", self.project_combo, project_row),
-            ("&Experiment label:", self.experiment_edit, self.experiment_edit),
+            ("&Experiment label:", self.experiment_edit, experiment_row),
             ("&Resource:", self.resource_edit, self.resource_edit),
             ("If it e&xists:", self.policy_combo, self.policy_combo),
         ):
@@ -145,6 +160,7 @@ class TargetPanel(QWidget):
             resource=self.resource_edit.text().strip(),
             on_existing=policy if isinstance(policy, OnExisting) else OnExisting.SKIP,
             create_project=self.create_project_check.isChecked(),
+            existing_only=self.existing_only_check.isChecked(),
         )
 
     def resource_typed(self) -> str | None:
@@ -194,6 +210,7 @@ class TargetPanel(QWidget):
         for widget in (
             self.project_combo,
             self.create_project_check,
+            self.existing_only_check,
             self.experiment_edit,
             self.resource_edit,
             self.policy_combo,

@@ -15,15 +15,24 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fsxnat_gui.core import jobs, plan, scan
-from fsxnat_gui.core.compare import compare
+from fsxnat_gui.core import jobs, mapping, plan, scan
+from fsxnat_gui.core.compare import compare, fetch_index
 from fsxnat_gui.core.errors import Cancelled
 from fsxnat_gui.core.login import ClientFactory, Credentials, LoginResult, log_in
-from fsxnat_gui.core.model import EntryKind, ImportPlan, RunReport, ServerInfo, Subject
+from fsxnat_gui.core.model import (
+    Assignment,
+    EntryKind,
+    ImportPlan,
+    PlanItem,
+    RunReport,
+    ServerInfo,
+    Subject,
+)
 from fsxnat_gui.gui.session import Session
 
 DEMO_USER = "demo"
 DEMO_PROJECT = "DEMO"
+EXISTING_PROJECT = "EXISTING"  # the demo's archive whose subjects and sessions already exist
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class DemoReady:
     subjects_dir: Path
     info: ServerInfo
     stack: contextlib.ExitStack  # keeps the local server running; closed on quit
+    existing_dir: Path  # folders whose subjects and sessions project EXISTING already holds
 
 
 Notes = tuple[str, ...]  # user-facing messages about dropped paths that were ignored, and why
@@ -95,6 +105,26 @@ def compare_plan(
         return compare(the_plan, c, cancel)
 
 
+def load_mapping(
+    factory: ClientFactory,
+    session: Session | None,
+    path: Path,
+    folders: list[str],
+    project: str,
+    cancel: threading.Event,
+) -> dict[str, Assignment]:
+    """A mapping file's rows, checked against the project when logged in."""
+    if session is None or not project:
+        return mapping.read_mapping(path, folders)
+    with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
+        c.cancel = cancel
+        return mapping.read_mapping(path, folders, fetch_index(c, project))
+
+
+def save_mapping(items: tuple[PlanItem, ...], path: Path, cancel: threading.Event) -> None:
+    mapping.write_mapping(items, path)
+
+
 def run_import(
     factory: ClientFactory,
     session: Session,
@@ -125,23 +155,28 @@ def run_import(
 def start_demo(
     factory: ClientFactory, folder: Path, password: str, cancel: threading.Event
 ) -> DemoReady:
-    """Start the local XNAT-compatible server with a fresh archive and sample subjects."""
-    from fsxnat_gui import localxnat, samples  # demo mode only (STYLE: never otherwise)
+    """Start the local XNAT-compatible server with a fresh archive and sample subjects: an empty
+    project DEMO for `subjects`, and a project EXISTING that already holds subjects and MR
+    sessions, as a scanner archive does, for the folders of `existing` (matching at work)."""
+    from fsxnat_gui import demo_archive, localxnat, samples  # demo mode only (STYLE)
 
     archive, subjects = folder / "xnat-archive", folder / "subjects"
-    for old in (archive, subjects):
+    existing = folder / "existing-archive-subjects"
+    for old in (archive, subjects, existing):
         shutil.rmtree(old, ignore_errors=True)
     stack = contextlib.ExitStack()
     try:
         url = stack.enter_context(localxnat.serve(archive, users={DEMO_USER: password}))
         samples.make_demo_subjects_dir(subjects)
+        demo_archive.make_existing_archive_dir(existing)
         if cancel.is_set():
             raise Cancelled()
         with factory(url, DEMO_USER, password, True) as client:
             info = client.login()
             if not client.project_exists(DEMO_PROJECT):
                 client.create_project(DEMO_PROJECT)
+            demo_archive.seed_existing_archive(client, EXISTING_PROJECT)
     except BaseException:
         stack.close()
         raise
-    return DemoReady(url, password, subjects, info, stack)
+    return DemoReady(url, password, subjects, info, stack, existing)

@@ -31,6 +31,7 @@ ACTIVITY_WORDS = {
     "projects": "Listing projects…",
     "demo": "Starting the demo server and generating sample subjects…",
     "import": "Importing…",
+    "mapping": "Reading or writing the mapping file…",
 }
 
 

@@ -152,7 +152,7 @@ def test_no_secret_in_the_repr_of_jobs_and_results(tmp_path: Path) -> None:
     job = Job("login", steps, on_result=lambda _: None)
     result = LoginResult(info, Credentials("alias-1", secret, token=True))
     with contextlib.ExitStack() as stack:
-        demo = tasks.DemoReady(info.url, secret, tmp_path, info, stack)
+        demo = tasks.DemoReady(info.url, secret, tmp_path, info, stack, tmp_path)
         for thing in (job, result, demo):
             assert secret not in repr(thing)
             assert secret not in str(thing)
