@@ -12,7 +12,6 @@ from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropE
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
 from fsxnat_gui import APP_DISPLAY_NAME
 from fsxnat_gui.core.login import ClientFactory, make_client
 from fsxnat_gui.core.model import ImportPlan, RunReport
-from fsxnat_gui.gui import file_dialogs, tasks
+from fsxnat_gui.gui import file_dialogs, questions, tasks
 from fsxnat_gui.gui.actions import Actions
 from fsxnat_gui.gui.demo_bar import DemoBar
 from fsxnat_gui.gui.icons import app_icon, icon
@@ -249,14 +248,7 @@ class MainWindow(QMainWindow):
 
     def ask(self, title: str, text: str) -> bool:
         """A yes/no question (tests replace this method)."""
-        answer = QMessageBox.question(
-            self,
-            title,
-            text,
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        return questions.ask(self, title, text)
 
     # --- what the parts report -------------------------------------------------------------
 
@@ -383,11 +375,9 @@ class MainWindow(QMainWindow):
     def cancel_import(self, *, ask: bool = True) -> None:
         if self.state.phase is not Phase.IMPORTING:
             return
-        if ask and not self.ask(
-            "Cancel the import?",
-            "Stop the import now? The subject being uploaded is stopped and what was sent for "
-            "it is removed; subjects already imported stay on the server.",
-        ):
+        if ask and not self.ask(*questions.CANCEL_IMPORT):
+            return
+        if self.state.phase is not Phase.IMPORTING:  # it ended while the question was open
             return
         log.info("Cancelling the import")
         self._set_phase(Phase.CANCELLING)
@@ -457,25 +447,26 @@ class MainWindow(QMainWindow):
     # --- closing -------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.state.importing:
-            # Never wait for the worker here (it may be in the middle of a slow request): cancel,
-            # keep the window, and close it when the import job has ended.
-            if not self.state.closing and not self.ask(
-                "Cancel the import and quit?",
-                "An import is running. Cancel it and quit? Subjects already imported stay on "
-                "the server; running the same import again later skips them.",
-            ):
-                event.ignore()
-                return
-            self.state.closing = True
-            log.info("Closing when the import has stopped")
-            self.cancel_import(ask=False)  # a queued import ends (and closes) at once
-            self._apply_state()
+        if self.state.importing and not self._stop_importing_to_close():
             event.ignore()
             return
         self._save()
         self.shutdown()
         event.accept()
+
+    def _stop_importing_to_close(self) -> bool:
+        """Closing during an import: ask, then cancel it and close once it has stopped (never
+        wait for the worker here: it may be in the middle of a slow request). True when the
+        window can close now: the import ended while the question was open."""
+        if not self.state.closing and not self.ask(*questions.QUIT_DURING_IMPORT):
+            return False
+        if not self.state.importing:
+            return True
+        self.state.closing = True
+        log.info("Closing when the import has stopped")
+        self.cancel_import(ask=False)  # a queued import ends (and closes) at once
+        self._apply_state()
+        return False
 
     @property
     def is_shut_down(self) -> bool:

@@ -376,3 +376,49 @@ def test_an_unknown_project_is_never_created_by_itself(
         window.target_panel.preview.status_of("TYPO_PROJECT", NodeKind.PROJECT)
         is NodeStatus.CONFLICT
     )
+
+
+def answer_yes_once_the_import_ended(window: MainWindow, qtbot: QtBot) -> list[str]:
+    """`window.ask` as a question box the user answers "Yes" only after the import has ended
+    (the box's own event loop runs meanwhile, as QMessageBox.question's does)."""
+    asked: list[str] = []
+
+    def ask(title: str, text: str) -> bool:
+        asked.append(title)
+        qtbot.waitUntil(lambda: window.state.phase is Phase.IDLE, timeout=30_000)
+        return True
+
+    window.ask = ask  # type: ignore[method-assign]
+    return asked
+
+
+def test_cancel_answered_after_the_import_ended_leaves_the_window_idle(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    asked = answer_yes_once_the_import_ended(window, qtbot)
+    with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
+        assert window.start_import()
+        qtbot.mouseClick(window.target_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert asked == ["Cancel the import?"]
+    assert blocker.args[0].results[0].status is ResultStatus.IMPORTED
+    assert window.state.phase is Phase.IDLE  # nothing was left to cancel
+    assert window.activity_label.text() not in ("Cancelling…", "Stopping the import…")
+    assert window.target_panel.project_combo.isEnabled()
+    assert window.actions.open.isEnabled()
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+
+
+def test_quit_answered_after_the_import_ended_quits(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    window.show()
+    asked = answer_yes_once_the_import_ended(window, qtbot)
+    assert window.start_import()
+    window.close()
+    assert asked == ["Cancel the import and quit?"]
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert window.is_shut_down
