@@ -25,7 +25,7 @@ from fsxnat_gui.core.model import (
     Target,
 )
 from fsxnat_gui.core.xnat import experiment_web_url
-from fsxnat_gui.gui import tasks
+from fsxnat_gui.gui import outcomes, tasks
 from fsxnat_gui.gui.message_bar import Level
 from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import Session
@@ -275,11 +275,8 @@ class ImportController(QObject):
     def _on_import_step(self, step: object) -> None:
         if isinstance(step, SubjectResult):
             self._results.append(step)
-            text = f"{step.subject}: {step.status.value}"
-            if step.error:
-                log.warning("%s: %s", text, step.error)
-            else:
-                log.info("%s%s", text, f" ({step.detail})" if step.detail else "")
+            level = logging.WARNING if step.error else logging.INFO
+            log.log(level, "%s: %s", step.subject, outcomes.describe(step))
         self.import_step.emit(step)
 
     def _on_import_result(self, run_report: RunReport | None) -> None:

@@ -339,8 +339,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_import_finished(self, run_report: RunReport | None) -> None:
-        note = "Cancelled." if self.state.phase is Phase.CANCELLING else ""
-        self.progress.finish(run_report, note)
+        self.progress.finish(run_report, cancelled=self.state.phase is Phase.CANCELLING)
         self.state.has_report = run_report is not None
         self._set_phase(Phase.IDLE)
         self.import_finished.emit(run_report)
