@@ -59,6 +59,9 @@ class Actions(QObject):
             "logoutAction",
             "Log out and forget the login saved in the system keyring",
         )
+        self.account = self._action(  # the toolbar's: "Log out" once logged in
+            "&Log in…", "login", None, "accountAction", "Log in to an XNAT server"
+        )
         self.demo = self._action(
             "&Demo server",
             "server",
@@ -133,12 +136,20 @@ class Actions(QObject):
         toolbar.setObjectName("mainToolBar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setMovable(False)
-        for action in (self.open, self.rescan, None, self.login, None, self.import_, self.cancel):
+        for action in (self.open, self.rescan, None, self.account, None, self.import_, self.cancel):
             if action is None:
                 toolbar.addSeparator()
             else:
                 toolbar.addAction(action)
         self._window.addToolBar(toolbar)
+
+    def set_logged_in(self, logged_in: bool) -> None:
+        """The toolbar's login button follows the session, as the target panel's does."""
+        source = self.logout if logged_in else self.login
+        self.account.setText(source.text())
+        self.account.setIcon(source.icon())
+        self.account.setToolTip(source.statusTip())
+        self.account.setStatusTip(source.statusTip())
 
     @Slot()
     def _on_about_triggered(self) -> None:

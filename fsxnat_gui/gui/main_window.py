@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fsxnat_gui import APP_DISPLAY_NAME
 from fsxnat_gui.core.login import ClientFactory, make_client
 from fsxnat_gui.core.model import ImportPlan, RunReport
 from fsxnat_gui.gui import file_dialogs, questions, tasks
@@ -152,6 +151,7 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(self.close)
         a.login.triggered.connect(self._on_login_triggered)
         a.logout.triggered.connect(self.sessions.log_out)
+        a.account.triggered.connect(self._on_login_button_clicked)
         a.demo.triggered.connect(self.sessions.start_demo)
         a.import_.triggered.connect(target.import_clicked)
         a.cancel.triggered.connect(target.cancel_clicked)
@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         self.jobs.job_finished.connect(self._on_job_finished)
 
         self.scans.scan_started.connect(self._on_scan_started)
-        self.scans.root_changed.connect(subjects.set_root)
+        self.scans.root_changed.connect(self._on_root_changed)
         self.scans.scan_completed.connect(self.scan_completed)
         self.scans.scan_finished.connect(self._on_scan_finished)
         self.sessions.session_changed.connect(self._on_session_changed)
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         self.subjects_panel.set_scanning(st.phase is Phase.SCANNING)
         self.subjects_panel.set_locked(importing)
         self.target_panel.set_locked(importing)
-        for action in (a.open, a.rescan, a.import_config, a.login, a.demo):
+        for action in (a.open, a.rescan, a.import_config, a.login, a.account, a.demo):
             action.setEnabled(not importing)
         self.setAcceptDrops(not importing)
         a.logout.setEnabled(logged_in and not importing)
@@ -237,9 +237,10 @@ class MainWindow(QMainWindow):
         self._show_session()
 
     def _show_session(self) -> None:
-        suffix, text = self.state.session_words()
-        self.setWindowTitle(f"{APP_DISPLAY_NAME} — {suffix}" if suffix else APP_DISPLAY_NAME)
+        text = self.state.session_words()[1]
+        self.setWindowTitle(self.state.title)
         self.target_panel.set_server(text, self.state.session is not None)
+        self.actions.set_logged_in(self.state.session is not None)
         self.login_state_label.setText(text)
 
     def notify(self, level: Level, text: str, buttons: tuple[QPushButton, ...] = ()) -> None:
@@ -267,8 +268,15 @@ class MainWindow(QMainWindow):
     def _on_scan_started(self, root: Path | None, rescan: bool) -> None:
         if not rescan:
             self.imports.clear_labels()
+        self.state.root = root
         self.subjects_panel.set_root(root)
         self._set_phase(Phase.SCANNING)
+
+    @Slot(object)
+    def _on_root_changed(self, root: Path) -> None:
+        self.state.root = root
+        self.subjects_panel.set_root(root)
+        self._apply_state()
 
     @Slot()
     def _on_scan_finished(self) -> None:
@@ -428,7 +436,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_open_triggered(self) -> None:
-        start = self.settings.subjects_dir or str(Path.home())
+        start = str(self.state.root or self.settings.subjects_dir or Path.home())
         if path := file_dialogs.choose_subjects_dir(self, start):
             self.set_subjects_dir(path)
 

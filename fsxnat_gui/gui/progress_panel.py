@@ -75,7 +75,7 @@ class Role(IntEnum):
 # The bar and the words of a subject that did not make it (the palette's own for the others).
 STATUS_COLOURS = {
     ResultStatus.FAILED: QColor(211, 47, 47),
-    ResultStatus.CANCELLED: QColor(140, 140, 140),
+    ResultStatus.CANCELLED: QColor(117, 117, 117),  # 4.6:1 against white, text and bar
 }
 
 
