@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
 
 from fsxnat_gui import APP_DISPLAY_NAME, __version__
 from fsxnat_gui.core import credentials
@@ -12,12 +12,14 @@ from fsxnat_gui.gui.icons import icon
 
 
 class Actions(QObject):
-    """The actions of a main window, its menu bar and its toolbar (built on `window`).
-    'About' is handled here; the window connects every other action's `triggered`."""
+    """The actions of a main window, its menu bar and its toolbar (built on `window`, with
+    the `options` menu before Help). 'About' is handled here; the window connects every other
+    action's `triggered`."""
 
-    def __init__(self, window: QMainWindow) -> None:
+    def __init__(self, window: QMainWindow, options: QMenu) -> None:
         super().__init__(window)
         self._window = window
+        self._options = options
         self.open = self._action(
             "&Open SUBJECTS_DIR…",
             "open",
@@ -122,7 +124,6 @@ class Actions(QObject):
                 "&Server",
                 (self.login, self.logout, None, self.demo, None, self.import_, self.cancel),
             ),
-            ("&Help", (self.about,)),
         ):
             menu = bar.addMenu(title)
             for action in actions:
@@ -130,6 +131,8 @@ class Actions(QObject):
                     menu.addSeparator()
                 else:
                     menu.addAction(action)
+        bar.addMenu(self._options)
+        bar.addMenu("&Help").addAction(self.about)
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main")

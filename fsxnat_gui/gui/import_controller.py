@@ -29,6 +29,7 @@ from fsxnat_gui.gui import outcomes, tasks
 from fsxnat_gui.gui.message_bar import Level
 from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import Session
+from fsxnat_gui.gui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class ImportController(QObject):
     def __init__(
         self,
         jobs: JobQueue,
+        settings: Settings,
         factory: ClientFactory,
         workdir: Path,
         retries: int,
@@ -76,7 +78,8 @@ class ImportController(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._jobs, self._factory, self._workdir = jobs, factory, workdir
+        self._jobs, self._settings, self._factory = jobs, settings, factory
+        self._workdir = workdir  # the zips' folder unless the Options menu chose another
         self._retries, self._retry_backoff = retries, retry_backoff
         self._subjects: list[Subject] = []
         self._target = Target(project="")
@@ -255,9 +258,10 @@ class ImportController(QObject):
             self._factory,
             session,
             the_plan,
-            self._workdir,
+            self._settings.temp_folder(self._workdir),
             self._retries,
             self._retry_backoff,
+            self._settings.parallel_uploads,
         )
         self._jobs.submit(
             Job(

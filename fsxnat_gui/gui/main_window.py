@@ -28,6 +28,7 @@ from fsxnat_gui.gui.icons import app_icon, icon
 from fsxnat_gui.gui.import_controller import ImportController
 from fsxnat_gui.gui.log_view import LogView
 from fsxnat_gui.gui.message_bar import Level, MessageBar
+from fsxnat_gui.gui.options_menu import OptionsMenu
 from fsxnat_gui.gui.progress_panel import ProgressPanel
 from fsxnat_gui.gui.runner import JobQueue, JobRunner
 from fsxnat_gui.gui.scan_controller import ScanController
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setMinimumSize(900, 600)
-        self.actions = Actions(self)
+        self.actions = Actions(self, OptionsMenu(self.settings, data_dir / "work", self))
         self.subjects_panel = SubjectsPanel()
         self.target_panel = TargetPanel()
         self.progress = ProgressPanel()
@@ -101,7 +102,7 @@ class MainWindow(QMainWindow):
         self.scans = ScanController(self.jobs, self.subjects_panel.model, self.settings, self)
         self.sessions = SessionController(self.jobs, self.settings, factory, data_dir, self)
         self.imports = ImportController(
-            self.jobs, factory, data_dir / "work", retries, retry_backoff, self
+            self.jobs, self.settings, factory, data_dir / "work", retries, retry_backoff, self
         )
         self._wire()
         self._restore()

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gui_helpers import WindowFactory, log_in, scan, wait_preview
+from gui_helpers import WindowFactory, answer_folder_dialog, log_in, scan, wait_preview
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.core.model import NodeKind, NodeStatus, OnExisting, Progress, ResultStatus, Stage
@@ -514,3 +515,28 @@ def test_failed_and_cancelled_rows_look_failed_and_cancelled(
     assert not cell(window, "sub-01", Column.RESULT).startswith("skipped")
     assert "skipped: skipped" not in window.log_view.toPlainText()
     assert "<b>Finished.</b> 1 skipped." in window.progress.summary.text()
+
+
+def test_the_zips_go_to_the_temporary_folder_chosen_in_the_options_menu(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path, tmp_path: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    chosen = tmp_path / "scratch"
+    chosen.mkdir()
+    menu = window.findChild(QMenu, "optionsMenu")
+    temp_dir = next(a for a in menu.actions() if a.objectName() == "tempDirAction")
+    opened_at = answer_folder_dialog(chosen)
+    temp_dir.trigger()
+    assert len(opened_at) == 1  # at the default folder, or its nearest parent until it exists
+    assert (tmp_path / "data" / "work").is_relative_to(opened_at[0])
+    assert window.settings.temp_dir == str(chosen)
+    assert str(chosen) in temp_dir.statusTip()
+    xnat.faults.add("slow", path_regex=r"/files", delay=1.0)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    zips: list[Path] = []
+    with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
+        assert window.start_import()
+        qtbot.waitUntil(lambda: bool(zips.extend(chosen.glob("fsxnat-run-*/*.zip")) or zips))
+    assert blocker.args[0].results[0].status is ResultStatus.IMPORTED
+    assert not list((tmp_path / "data").glob("**/*.zip"))  # not in the default folder
+    assert list(chosen.iterdir()) == []  # the run removed its folder

@@ -12,10 +12,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from gui_helpers import WindowFactory, drag_enter, drop, log_in, scan
-from PySide6.QtCore import QMimeData, Qt, QTimer
+from gui_helpers import WindowFactory, answer_folder_dialog, drag_enter, drop, log_in, scan
+from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QFileDialog, QToolBar, QWidget
+from PySide6.QtWidgets import QApplication, QToolBar, QWidget
 from pytestqt.qtbot import QtBot
 
 from fsxnat_gui import APP_DISPLAY_NAME
@@ -366,16 +366,6 @@ def test_the_folder_dialog_opens_at_the_current_subjects_dir(
     with qtbot.waitSignal(window.scan_completed, timeout=10_000):
         window.set_subjects_dir(subjects_dir, remember=False)
     assert window.settings.subjects_dir == ""
-    opened_at: list[str] = []
-
-    def answer() -> None:
-        dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, QFileDialog):
-            QTimer.singleShot(20, answer)
-            return
-        opened_at.append(dialog.directory().absolutePath())
-        dialog.reject()
-
-    QTimer.singleShot(0, answer)
+    opened_at = answer_folder_dialog(None)
     window.actions.open.trigger()
     assert opened_at == [str(subjects_dir)]
