@@ -29,15 +29,20 @@ install_apt() {
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "Installing system packages: ${missing[*]}"
+  echo "Installing system packages (once): ${missing[*]}..."
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 install_python() {
+  local stamp="$VENV/.fsxnat-installed" # pip is quick and quiet once this is newer than pyproject
   if [ ! -x "$PY" ]; then
+    echo "Creating the Python environment in $VENV and installing fsxnat-gui" \
+      "(first run: about a minute)..."
     python3 -m venv "$VENV"
+  elif [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "Installing fsxnat-gui and its dependencies into $VENV..."
   fi
   local log="$VENV/pip-install.log"
   if ! { "$PY" -m pip install -q --upgrade pip && "$PY" -m pip install -q -e ".[test]"; } >"$log" 2>&1
@@ -49,6 +54,7 @@ install_python() {
   "$PY" -c "import fsxnat_gui, PySide6, pyxnat, keyring" # fail loudly if the install did not work
   # pyxnat pulls in the obsolete PyPI 'pathlib' backport, which blocks PyInstaller (pyxnat.md §0).
   "$PY" -m pip uninstall -y -q pathlib >/dev/null 2>&1 || true
+  touch "$stamp"
 }
 
 setup() {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
 
 from fsxnat_gui import APP_DISPLAY_NAME, __version__
 from fsxnat_gui.core import credentials
@@ -12,12 +12,14 @@ from fsxnat_gui.gui.icons import icon
 
 
 class Actions(QObject):
-    """The actions of a main window, its menu bar and its toolbar (built on `window`).
-    'About' is handled here; the window connects every other action's `triggered`."""
+    """The actions of a main window, its menu bar and its toolbar (built on `window`, with
+    the `options` menu before Help). 'About' is handled here; the window connects every other
+    action's `triggered`."""
 
-    def __init__(self, window: QMainWindow) -> None:
+    def __init__(self, window: QMainWindow, options: QMenu) -> None:
         super().__init__(window)
         self._window = window
+        self._options = options
         self.open = self._action(
             "&Open SUBJECTS_DIR…",
             "open",
@@ -72,6 +74,9 @@ class Actions(QObject):
             None,
             "logoutAction",
             "Log out and forget the login saved in the system keyring",
+        )
+        self.account = self._action(  # the toolbar's: "Log out" once logged in
+            "&Log in…", "login", None, "accountAction", "Log in to an XNAT server"
         )
         self.demo = self._action(
             "&Demo server",
@@ -137,7 +142,6 @@ class Actions(QObject):
                 "&Server",
                 (self.login, self.logout, None, self.demo, None, self.import_, self.cancel),
             ),
-            ("&Help", (self.about,)),
         ):
             menu = bar.addMenu(title)
             for action in actions:
@@ -145,18 +149,28 @@ class Actions(QObject):
                     menu.addSeparator()
                 else:
                     menu.addAction(action)
+        bar.addMenu(self._options)
+        bar.addMenu("&Help").addAction(self.about)
 
     def _build_toolbar(self) -> None:
         toolbar = QToolBar("Main")
         toolbar.setObjectName("mainToolBar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.setMovable(False)
-        for action in (self.open, self.rescan, None, self.login, None, self.import_, self.cancel):
+        for action in (self.open, self.rescan, None, self.account, None, self.import_, self.cancel):
             if action is None:
                 toolbar.addSeparator()
             else:
                 toolbar.addAction(action)
         self._window.addToolBar(toolbar)
+
+    def set_logged_in(self, logged_in: bool) -> None:
+        """The toolbar's login button follows the session, as the target panel's does."""
+        source = self.logout if logged_in else self.login
+        self.account.setText(source.text())
+        self.account.setIcon(source.icon())
+        self.account.setToolTip(source.statusTip())
+        self.account.setStatusTip(source.statusTip())
 
     @Slot()
     def _on_about_triggered(self) -> None:

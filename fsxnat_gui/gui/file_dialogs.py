@@ -12,6 +12,11 @@ def choose_subjects_dir(parent: QWidget, start: str) -> Path | None:
     return Path(path) if path else None
 
 
+def choose_temp_dir(parent: QWidget, start: str) -> Path | None:
+    path = QFileDialog.getExistingDirectory(parent, "Choose the temporary folder for zips", start)
+    return Path(path) if path else None
+
+
 def choose_pyxnat_config(parent: QWidget) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(
         parent,

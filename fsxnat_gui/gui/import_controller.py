@@ -29,11 +29,12 @@ from fsxnat_gui.core.model import (
 )
 from fsxnat_gui.core.tree import offline_tree
 from fsxnat_gui.core.xnat import experiment_web_url
-from fsxnat_gui.gui import tasks
+from fsxnat_gui.gui import outcomes, tasks
 from fsxnat_gui.gui.message_bar import Level
 from fsxnat_gui.gui.preview import NEW_SESSION
 from fsxnat_gui.gui.runner import Job, JobQueue
 from fsxnat_gui.gui.session import Session
+from fsxnat_gui.gui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class ImportController(QObject):
     def __init__(
         self,
         jobs: JobQueue,
+        settings: Settings,
         factory: ClientFactory,
         workdir: Path,
         retries: int,
@@ -84,7 +86,8 @@ class ImportController(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._jobs, self._factory, self._workdir = jobs, factory, workdir
+        self._jobs, self._settings, self._factory = jobs, settings, factory
+        self._workdir = workdir  # the zips' folder unless the Options menu chose another
         self._retries, self._retry_backoff = retries, retry_backoff
         self._subjects: list[Subject] = []
         self._target = Target(project="")
@@ -296,9 +299,10 @@ class ImportController(QObject):
             self._factory,
             session,
             the_plan,
-            self._workdir,
+            self._settings.temp_folder(self._workdir),
             self._retries,
             self._retry_backoff,
+            self._settings.parallel_uploads,
         )
         self._jobs.submit(
             Job(
@@ -316,11 +320,8 @@ class ImportController(QObject):
     def _on_import_step(self, step: object) -> None:
         if isinstance(step, SubjectResult):
             self._results.append(step)
-            text = f"{step.subject}: {step.status.value}"
-            if step.error:
-                log.warning("%s: %s", text, step.error)
-            else:
-                log.info("%s%s", text, f" ({step.detail})" if step.detail else "")
+            level = logging.WARNING if step.error else logging.INFO
+            log.log(level, "%s: %s", step.subject, outcomes.describe(step))
         self.import_step.emit(step)
 
     def _on_import_result(self, run_report: RunReport | None) -> None:

@@ -12,7 +12,6 @@ from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropE
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QTabWidget,
@@ -20,16 +19,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fsxnat_gui import APP_DISPLAY_NAME
 from fsxnat_gui.core.login import ClientFactory, make_client
 from fsxnat_gui.core.model import ImportPlan, RunReport
-from fsxnat_gui.gui import file_dialogs, tasks
+from fsxnat_gui.gui import file_dialogs, questions, tasks
 from fsxnat_gui.gui.actions import Actions
 from fsxnat_gui.gui.demo_bar import DemoBar
 from fsxnat_gui.gui.icons import app_icon, icon
 from fsxnat_gui.gui.import_controller import ImportController
 from fsxnat_gui.gui.log_view import LogView
 from fsxnat_gui.gui.message_bar import Level, MessageBar
+from fsxnat_gui.gui.options_menu import OptionsMenu
 from fsxnat_gui.gui.progress_panel import ProgressPanel
 from fsxnat_gui.gui.runner import JobQueue, JobRunner
 from fsxnat_gui.gui.scan_controller import ScanController
@@ -92,7 +91,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setMinimumSize(900, 600)
-        self.actions = Actions(self)
+        self.actions = Actions(self, OptionsMenu(self.settings, data_dir / "work", self))
         self.subjects_panel = SubjectsPanel()
         self.target_panel = TargetPanel()
         self.progress = ProgressPanel()
@@ -103,7 +102,7 @@ class MainWindow(QMainWindow):
         self.scans = ScanController(self.jobs, self.subjects_panel.model, self.settings, self)
         self.sessions = SessionController(self.jobs, self.settings, factory, data_dir, self)
         self.imports = ImportController(
-            self.jobs, factory, data_dir / "work", retries, retry_backoff, self
+            self.jobs, self.settings, factory, data_dir / "work", retries, retry_backoff, self
         )
         self._wire()
         self._restore()
@@ -155,6 +154,7 @@ class MainWindow(QMainWindow):
         a.quit.triggered.connect(self.close)
         a.login.triggered.connect(self._on_login_triggered)
         a.logout.triggered.connect(self.sessions.log_out)
+        a.account.triggered.connect(self._on_login_button_clicked)
         a.demo.triggered.connect(self.sessions.start_demo)
         a.import_.triggered.connect(target.import_clicked)
         a.cancel.triggered.connect(target.cancel_clicked)
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
         self.jobs.job_finished.connect(self._on_job_finished)
 
         self.scans.scan_started.connect(self._on_scan_started)
-        self.scans.root_changed.connect(subjects.set_root)
+        self.scans.root_changed.connect(self._on_root_changed)
         self.scans.scan_completed.connect(self.scan_completed)
         self.scans.scan_finished.connect(self._on_scan_finished)
         self.sessions.session_changed.connect(self._on_session_changed)
@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
         self.subjects_panel.set_scanning(st.phase is Phase.SCANNING)
         self.subjects_panel.set_locked(importing)
         self.target_panel.set_locked(importing)
-        for action in (a.open, a.rescan, a.import_config, a.login, a.demo):
+        for action in (a.open, a.rescan, a.import_config, a.login, a.account, a.demo):
             action.setEnabled(not importing)
         self.setAcceptDrops(not importing)
         a.logout.setEnabled(logged_in and not importing)
@@ -243,9 +243,10 @@ class MainWindow(QMainWindow):
         self._show_session()
 
     def _show_session(self) -> None:
-        suffix, text = self.state.session_words()
-        self.setWindowTitle(f"{APP_DISPLAY_NAME} — {suffix}" if suffix else APP_DISPLAY_NAME)
+        text = self.state.session_words()[1]
+        self.setWindowTitle(self.state.title)
         self.target_panel.set_server(text, self.state.session is not None)
+        self.actions.set_logged_in(self.state.session is not None)
         self.login_state_label.setText(text)
 
     def notify(self, level: Level, text: str, buttons: tuple[QPushButton, ...] = ()) -> None:
@@ -254,14 +255,7 @@ class MainWindow(QMainWindow):
 
     def ask(self, title: str, text: str) -> bool:
         """A yes/no question (tests replace this method)."""
-        answer = QMessageBox.question(
-            self,
-            title,
-            text,
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+        return questions.ask(self, title, text)
 
     # --- what the parts report -------------------------------------------------------------
 
@@ -280,8 +274,15 @@ class MainWindow(QMainWindow):
     def _on_scan_started(self, root: Path | None, rescan: bool) -> None:
         if not rescan:
             self.imports.clear_labels()
+        self.state.root = root
         self.subjects_panel.set_root(root)
         self._set_phase(Phase.SCANNING)
+
+    @Slot(object)
+    def _on_root_changed(self, root: Path) -> None:
+        self.state.root = root
+        self.subjects_panel.set_root(root)
+        self._apply_state()
 
     @Slot()
     def _on_scan_finished(self) -> None:
@@ -354,8 +355,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_import_finished(self, run_report: RunReport | None) -> None:
-        note = "Cancelled." if self.state.phase is Phase.CANCELLING else ""
-        self.progress.finish(run_report, note)
+        self.progress.finish(run_report, cancelled=self.state.phase is Phase.CANCELLING)
         self.state.has_report = run_report is not None
         self._set_phase(Phase.IDLE)
         self.import_finished.emit(run_report)
@@ -390,11 +390,9 @@ class MainWindow(QMainWindow):
     def cancel_import(self, *, ask: bool = True) -> None:
         if self.state.phase is not Phase.IMPORTING:
             return
-        if ask and not self.ask(
-            "Cancel the import?",
-            "Stop the import now? The subject being uploaded is stopped and what was sent for "
-            "it is removed; subjects already imported stay on the server.",
-        ):
+        if ask and not self.ask(*questions.CANCEL_IMPORT):
+            return
+        if self.state.phase is not Phase.IMPORTING:  # it ended while the question was open
             return
         log.info("Cancelling the import")
         self._set_phase(Phase.CANCELLING)
@@ -446,7 +444,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_open_triggered(self) -> None:
-        start = self.settings.subjects_dir or str(Path.home())
+        start = str(self.state.root or self.settings.subjects_dir or Path.home())
         if path := file_dialogs.choose_subjects_dir(self, start):
             self.set_subjects_dir(path)
 
@@ -475,25 +473,26 @@ class MainWindow(QMainWindow):
     # --- closing -------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.state.importing:
-            # Never wait for the worker here (it may be in the middle of a slow request): cancel,
-            # keep the window, and close it when the import job has ended.
-            if not self.state.closing and not self.ask(
-                "Cancel the import and quit?",
-                "An import is running. Cancel it and quit? Subjects already imported stay on "
-                "the server; running the same import again later skips them.",
-            ):
-                event.ignore()
-                return
-            self.state.closing = True
-            log.info("Closing when the import has stopped")
-            self.cancel_import(ask=False)  # a queued import ends (and closes) at once
-            self._apply_state()
+        if self.state.importing and not self._stop_importing_to_close():
             event.ignore()
             return
         self._save()
         self.shutdown()
         event.accept()
+
+    def _stop_importing_to_close(self) -> bool:
+        """Closing during an import: ask, then cancel it and close once it has stopped (never
+        wait for the worker here: it may be in the middle of a slow request). True when the
+        window can close now: the import ended while the question was open."""
+        if not self.state.closing and not self.ask(*questions.QUIT_DURING_IMPORT):
+            return False
+        if not self.state.importing:
+            return True
+        self.state.closing = True
+        log.info("Closing when the import has stopped")
+        self.cancel_import(ask=False)  # a queued import ends (and closes) at once
+        self._apply_state()
+        return False
 
     @property
     def is_shut_down(self) -> bool:

@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from fsxnat_gui.core.model import Progress, ResultStatus, RunReport, Stage, SubjectResult
 from fsxnat_gui.gui import units
 from fsxnat_gui.gui.icons import icon, result_icon_name
+from fsxnat_gui.gui.outcomes import STATUS_WORDS, reason
 from fsxnat_gui.gui.table_model import Index, ListTableModel
 
 REFRESH_MS = 50  # at most 20 repaints a second
@@ -68,6 +69,14 @@ _HEADERS = ("Subject", "Phase", "Progress", "Bytes", "Speed", "ETA", "Result")
 
 class Role(IntEnum):
     FRACTION = Qt.ItemDataRole.UserRole + 1  # 0..1 for the progress column
+    STATUS = Qt.ItemDataRole.UserRole + 2  # the ResultStatus of a finished row, else None
+
+
+# The bar and the words of a subject that did not make it (the palette's own for the others).
+STATUS_COLOURS = {
+    ResultStatus.FAILED: QColor(211, 47, 47),
+    ResultStatus.CANCELLED: QColor(117, 117, 117),  # 4.6:1 against white, text and bar
+}
 
 
 @dataclass(frozen=True)
@@ -87,15 +96,39 @@ class Row:
 
     @property
     def fraction(self) -> float:
-        return 1.0 if self.result is not None else self.progress
+        """The subject's share done: whole once on the server; where it stopped otherwise."""
+        ended = self.result is not None and self.result.status in _WHOLE
+        return 1.0 if ended else self.progress
 
     @property
     def phase(self) -> str:
         if self.result is not None:
-            return "finished"
+            return STATUS_WORDS[self.result.status]
         if self.stage is None:
             return "waiting"
         return self.stage.value
+
+    @property
+    def outcome(self) -> str:
+        """The Result column: why it ended so, never restating the status (the Phase's)."""
+        result = self.result
+        if result is None:
+            return ""
+        if result.status is ResultStatus.CANCELLED:  # the core's text only says "cancelled"
+            if self.stage is None:
+                return "not started"
+            if self.stage is Stage.PROCESSING:
+                return "stopped while the server processed it"
+            return f"stopped while {self.stage.value}"
+        why = reason(result)
+        if result.status is ResultStatus.IMPORTED:
+            return f"verified: {result.files} files" + (f"; {why}" if why else "")
+        if result.status is ResultStatus.SKIPPED:
+            return why or "identical on the server"
+        return why
+
+
+_WHOLE = (ResultStatus.IMPORTED, ResultStatus.SKIPPED)
 
 
 class ProgressTableModel(ListTableModel):
@@ -119,8 +152,13 @@ class ProgressTableModel(ListTableModel):
             return self._display(row, column)
         if role == Role.FRACTION:
             return row.fraction
-        if role == Qt.ItemDataRole.DecorationRole and column is Column.RESULT and row.result:
-            return icon(result_icon_name(row.result.status))
+        status = row.result.status if row.result is not None else None
+        if role == Role.STATUS:
+            return status
+        if role == Qt.ItemDataRole.DecorationRole and column is Column.PHASE and status:
+            return icon(result_icon_name(status))
+        if role == Qt.ItemDataRole.ForegroundRole and column in (Column.PHASE, Column.RESULT):
+            return STATUS_COLOURS.get(status)
         if role == Qt.ItemDataRole.DecorationRole and column is Column.SUBJECT:
             return icon("running") if row.stage and not row.result else None
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -156,11 +194,7 @@ class ProgressTableModel(ListTableModel):
             return "" if row.result else units.speed(row.speed)
         if column is Column.ETA:
             return "" if row.result else units.duration(row.eta)
-        if row.result is None:
-            return ""
-        words = row.result.status.value
-        reason = row.result.error or row.result.detail
-        return f"{words}: {reason}" if reason else words
+        return row.outcome
 
     # --- contents ------------------------------------------------------------------------
 
@@ -200,6 +234,10 @@ class _BarDelegate(QStyledItemDelegate):
         bar.text = f"{round(100 * fraction)} %"  # type: ignore[attr-defined]
         bar.textVisible = True  # type: ignore[attr-defined]
         bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
+        if (colour := STATUS_COLOURS.get(index.data(Role.STATUS))) is not None:
+            palette = QPalette(option.palette)  # type: ignore[attr-defined]
+            palette.setColor(QPalette.ColorRole.Highlight, colour)
+            bar.palette = palette  # type: ignore[attr-defined]
         style = option.widget.style() if option.widget else QApplication.style()  # type: ignore[attr-defined]
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
@@ -315,26 +353,31 @@ class ProgressPanel(QWidget):
                 self._overall_event = event
         elif isinstance(event, SubjectResult):
             self._pending.pop(event.subject, None)
-            self.model.update(event.subject, result=event, speed=None, eta=None, stage=Stage.DONE)
+            self.model.update(event.subject, result=event, speed=None, eta=None)
 
-    def finish(self, report: RunReport | None, note: str = "") -> None:
-        """The import ended: show the summary (from the report, or from the rows seen)."""
+    def finish(self, report: RunReport | None, *, cancelled: bool = False) -> None:
+        """The import ended (`cancelled`: on the user's request): show each row's result and
+        the summary. Rows the run never reported end cancelled, or failed if the run failed."""
         self._timer.stop()
         self._flush()
-        results = list(report.results) if report else self.model.results()
         if report is not None:
             for result in report.results:
-                self.model.update(result.subject, result=result, stage=Stage.DONE)
+                self.model.update(result.subject, result=result, speed=None, eta=None)
+        unreported = ResultStatus.CANCELLED if cancelled else ResultStatus.FAILED
+        for row in self.model.rows:
+            if row.result is None:
+                error = "" if cancelled else "the import stopped before this subject"
+                result = SubjectResult(row.subject, unreported, False, error=error)
+                self.model.update(row.subject, result=result, speed=None, eta=None)
+        results = self.model.results()
         counts = {status: 0 for status in ResultStatus}
         for result in results:
             counts[result.status] += 1
-        for row in self.model.rows:
-            if row.result is None:
-                counts[ResultStatus.CANCELLED] += 1
-        parts = [f"{n} {s.value}" for s, n in counts.items() if n]
-        text = ", ".join(parts) if parts else "Nothing was imported"
+        parts = [f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if n]
+        text = ", ".join(parts) if parts else "nothing to import"
+        outcome = "Cancelled" if cancelled else "Finished" if report is not None else "Stopped"
         failed = counts[ResultStatus.FAILED] + counts[ResultStatus.CANCELLED]
-        self.summary.setText(f"<b>{text}.</b> {note}".strip())
+        self.summary.setText(f"<b>{outcome}.</b> {text}.")
         self.summary_icon.setPixmap(
             icon(
                 "failed" if counts[ResultStatus.FAILED] else "done" if not failed else "cancelled"
@@ -347,7 +390,7 @@ class ProgressPanel(QWidget):
         self.save_button.setEnabled(report is not None)
         self.summary_bar.setVisible(True)
         done = sum(1 for r in results if r.on_server)
-        self.overall_label.setText(f"Finished: {done} of {self.model.rowCount()} subjects in XNAT.")
+        self.overall_label.setText(f"{done} of {self.model.rowCount()} subjects in XNAT.")
 
     def failed_subjects(self) -> list[str]:
         return [r.subject for r in self.model.rows if r.result is None or not r.result.on_server]

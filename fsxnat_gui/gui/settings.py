@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
@@ -17,6 +18,8 @@ from fsxnat_gui.core.model import OnExisting
 log = logging.getLogger(__name__)
 
 VERSION = 1
+PARALLEL_UPLOADS = range(1, 7)  # the choices of the Options menu
+DEFAULT_PARALLEL_UPLOADS = 2
 
 
 class Key:
@@ -28,6 +31,8 @@ class Key:
     EXPERIMENT_TEMPLATE = "target/experiment_template"
     ON_EXISTING = "target/on_existing"
     REMEMBER = "login/remember"
+    TEMP_DIR = "import/temp_dir"  # where the zips are written, "" for the app's data folder
+    PARALLEL_UPLOADS = "import/parallel_uploads"
     GEOMETRY = "window/geometry"
     WINDOW_STATE = "window/state"
     MAIN_SPLITTER = "window/main_splitter"
@@ -163,6 +168,30 @@ class Settings:
     @remember_secret.setter
     def remember_secret(self, remember: bool) -> None:
         self._qs.setValue(Key.REMEMBER, remember)
+
+    # --- import options ------------------------------------------------------------------
+
+    @property
+    def temp_dir(self) -> str:
+        return self._qs.value(Key.TEMP_DIR, "", type=str)
+
+    @temp_dir.setter
+    def temp_dir(self, path: str) -> None:
+        self._qs.setValue(Key.TEMP_DIR, path)
+
+    def temp_folder(self, default: Path) -> Path:
+        """Where an import writes its zips: the folder chosen, else `default`."""
+        return Path(self.temp_dir) if self.temp_dir else default
+
+    @property
+    def parallel_uploads(self) -> int:
+        """How many subjects upload at once, within PARALLEL_UPLOADS."""
+        value = self._qs.value(Key.PARALLEL_UPLOADS, DEFAULT_PARALLEL_UPLOADS, type=int)
+        return min(max(value, PARALLEL_UPLOADS.start), PARALLEL_UPLOADS.stop - 1)
+
+    @parallel_uploads.setter
+    def parallel_uploads(self, n: int) -> None:
+        self._qs.setValue(Key.PARALLEL_UPLOADS, n)
 
     # --- window --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ No widget, QSettings or keyring call here.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import shutil
 import threading
 from collections.abc import Generator
@@ -132,24 +133,33 @@ def run_import(
     workdir: Path | None,
     retries: int,
     backoff: float,
+    parallel: int,
     cancel: threading.Event,
 ) -> Generator[object, None, RunReport | None]:
     """Compare the plan with the server again (the preview may be older) and refuse it as the
     CLI would (`plan.PlanRefusedError`); else import, yielding progress and results, and return the
-    report."""
+    report. `workdir`: where the zips go; `parallel`: how many subjects upload at once."""
     with factory(session.url, session.auth_user, session.secret, session.profile.verify) as c:
         the_plan = compare(the_plan, c, cancel)  # matched again: the server may have changed
         if reasons := plan.blocking_reasons(the_plan):
             raise plan.PlanRefusedError(reasons)
         report = None
+        extra = parallel_option(parallel)
         for event in jobs.run_import(
-            the_plan, c, cancel, workdir=workdir, retries=retries, backoff=backoff
+            the_plan, c, cancel, workdir=workdir, retries=retries, backoff=backoff, **extra
         ):
             if isinstance(event, RunReport):
                 report = event
             else:
                 yield event
         return report
+
+
+def parallel_option(parallel: int) -> dict[str, int]:
+    """`parallel=` for `core.jobs.run_import` if it takes it; until the core does, the setting
+    is kept and the subjects upload one at a time."""
+    takes_it = "parallel" in inspect.signature(jobs.run_import).parameters
+    return {"parallel": parallel} if takes_it else {}
 
 
 def start_demo(

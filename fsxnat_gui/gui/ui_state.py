@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from fsxnat_gui.core.model import Subject
 from fsxnat_gui.gui import units
@@ -47,6 +48,7 @@ class UiState:
     checked: tuple[Subject, ...] = ()  # the checked subjects
     project: str = ""  # the project typed or chosen
     known_servers: bool = False  # a server login was saved before (no demo offer then)
+    root: Path | None = None  # the SUBJECTS_DIR shown (None: dropped subject folders)
 
     @property
     def importing(self) -> bool:
@@ -89,6 +91,13 @@ class UiState:
         else:
             tip = "Zip and upload the checked subjects (Ctrl+I)"
         return enabled, text, tip
+
+    @property
+    def title(self) -> str:
+        """The window title: the SUBJECTS_DIR's name and the login. Never the application's
+        name: Qt appends its display name to every window title by itself (once)."""
+        parts = (self.root.name if self.root is not None else "", self.session_words()[0])
+        return " — ".join(part for part in parts if part)
 
     def session_words(self) -> tuple[str, str]:
         """(window title suffix, server line) for the login state."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.gui import MainWindow
@@ -71,3 +71,26 @@ def drop(qtbot: QtBot, widget: QWidget, paths: list[Path]) -> QDropEvent:
     )
     QApplication.sendEvent(widget, event)
     return event
+
+
+def answer_folder_dialog(choose: Path | None) -> list[str]:
+    """Answer the next folder dialog (within 5 s) as a user would: choose this folder (None:
+    Cancel); never leave it open. Returns the list the folder it opened at is added to."""
+    opened_at: list[str] = []
+    tries = iter(range(250))
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QFileDialog):
+            if next(tries, None) is not None:
+                QTimer.singleShot(20, answer)
+            return
+        opened_at.append(dialog.directory().absolutePath())
+        if choose is not None:
+            dialog.setDirectory(str(choose))
+            dialog.accept()
+        if dialog.isVisible():  # Cancel, or the choice was refused: the test fails, not hangs
+            dialog.reject()
+
+    QTimer.singleShot(0, answer)
+    return opened_at

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gui_helpers import WindowFactory, log_in, scan, wait_preview
+from gui_helpers import WindowFactory, answer_folder_dialog, log_in, scan, wait_preview
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from fsxnat_gui.core.model import NodeKind, NodeStatus, OnExisting, Progress, ResultStatus, Stage
@@ -376,3 +377,166 @@ def test_an_unknown_project_is_never_created_by_itself(
         window.target_panel.preview.status_of("TYPO_PROJECT", NodeKind.PROJECT)
         is NodeStatus.CONFLICT
     )
+
+
+def answer_yes_once_the_import_ended(window: MainWindow, qtbot: QtBot) -> list[str]:
+    """`window.ask` as a question box the user answers "Yes" only after the import has ended
+    (the box's own event loop runs meanwhile, as QMessageBox.question's does)."""
+    asked: list[str] = []
+
+    def ask(title: str, text: str) -> bool:
+        asked.append(title)
+        qtbot.waitUntil(lambda: window.state.phase is Phase.IDLE, timeout=30_000)
+        return True
+
+    window.ask = ask  # type: ignore[method-assign]
+    return asked
+
+
+def test_cancel_answered_after_the_import_ended_leaves_the_window_idle(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    asked = answer_yes_once_the_import_ended(window, qtbot)
+    with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
+        assert window.start_import()
+        qtbot.mouseClick(window.target_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert asked == ["Cancel the import?"]
+    assert blocker.args[0].results[0].status is ResultStatus.IMPORTED
+    assert window.state.phase is Phase.IDLE  # nothing was left to cancel
+    assert window.activity_label.text() not in ("Cancelling…", "Stopping the import…")
+    assert window.target_panel.project_combo.isEnabled()
+    assert window.actions.open.isEnabled()
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+
+
+def test_quit_answered_after_the_import_ended_quits(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    window.show()
+    asked = answer_yes_once_the_import_ended(window, qtbot)
+    assert window.start_import()
+    window.close()
+    assert asked == ["Cancel the import and quit?"]
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    assert window.is_shut_down
+
+
+def cell(window: MainWindow, subject: str, column: Column, role: int = 0) -> Any:
+    model = window.progress.model
+    row = [r.subject for r in model.rows].index(subject)
+    return model.data(model.index(row, column), role or Qt.ItemDataRole.DisplayRole)
+
+
+def bar_pixels(window: MainWindow, subject: str) -> set[tuple[int, int, int]]:
+    """The colours the progress column of this subject's row is painted with."""
+    table = window.progress.table
+    row = [r.subject for r in window.progress.model.rows].index(subject)
+    rect = table.visualRect(window.progress.model.index(row, Column.PROGRESS))
+    image = table.viewport().grab(rect).toImage()
+    return {
+        (c.red(), c.green(), c.blue())
+        for x in range(image.width())
+        for y in range(image.height())
+        for c in [image.pixelColor(x, y)]
+    }
+
+
+def test_failed_and_cancelled_rows_look_failed_and_cancelled(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    """sub-01 imported, sub-02 failed (the server answers 500), sub-03 cancelled while it
+    uploads: each row says so once, in its phase, bar and colour; then sub-01 again: skipped."""
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02", "sub-03"])
+    window.show()
+    for method in ("PUT", "POST"):
+        xnat.faults.add("error_500_after_body", method=method, path_regex=r"sub-02_MR1/.*files")
+        xnat.faults.add("slow", method=method, path_regex=r"sub-03_MR1/.*files", delay=3.0)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+
+    def sub03_uploads(event: object) -> bool:
+        sending = (Stage.UPLOADING, Stage.PROCESSING)
+        return isinstance(event, Progress) and event.item == "sub-03" and event.stage in sending
+
+    with qtbot.waitSignal(window.runner.progress, check_params_cb=sub03_uploads, timeout=30_000):
+        qtbot.mouseClick(window.target_panel.import_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.import_finished, timeout=10_000) as blocker:
+        qtbot.mouseClick(window.target_panel.cancel_button, Qt.MouseButton.LeftButton)
+    statuses = {r.subject: r.status for r in blocker.args[0].results}
+    assert statuses == {
+        "sub-01": ResultStatus.IMPORTED,
+        "sub-02": ResultStatus.FAILED,
+        "sub-03": ResultStatus.CANCELLED,
+    }
+    phases = {s: cell(window, s, Column.PHASE) for s in statuses}
+    assert phases == {"sub-01": "imported", "sub-02": "failed", "sub-03": "cancelled"}
+    assert cell(window, "sub-01", Column.PROGRESS) == "100 %"
+    for subject in ("sub-02", "sub-03"):
+        assert cell(window, subject, Column.PROGRESS) != "100 %"
+        result = cell(window, subject, Column.RESULT)
+        assert result
+        assert not result.lower().startswith(phases[subject])  # the phase says it once
+    assert cell(window, "sub-03", Column.RESULT).startswith("stopped while")
+    icons = {s: cell(window, s, Column.PHASE, Qt.ItemDataRole.DecorationRole) for s in statuses}
+    assert len({i.cacheKey() for i in icons.values()}) == 3  # done, failed, cancelled
+    # the bar: the palette's highlight when imported, red when failed, grey when cancelled
+    reddish = lambda c: c[0] - max(c[1], c[2]) > 60  # noqa: E731
+    highlight = window.palette().highlight().color()
+    hue = lambda c: abs(c[0] - highlight.red()) + abs(c[2] - highlight.blue()) < 60  # noqa: E731
+
+    def tints(subject: str) -> set[str]:
+        pixels = bar_pixels(window, subject)
+        kinds = (("red", reddish), ("highlight", hue))
+        return {name for name, is_it in kinds if any(map(is_it, pixels))}
+
+    assert {s: tints(s) for s in statuses} == {
+        "sub-01": {"highlight"},
+        "sub-02": {"red"},
+        "sub-03": set(),
+    }
+    foreground = cell(window, "sub-02", Column.PHASE, Qt.ItemDataRole.ForegroundRole)
+    assert reddish(foreground.getRgb())
+    summary = window.progress.summary.text()
+    assert "1 imported, 1 failed, 1 cancelled" in summary
+    assert "Finished" not in window.progress.overall_label.text()
+    lines = window.log_view.toPlainText()
+    assert "sub-03: cancelled" in lines
+    assert "sub-02: failed: " in lines
+
+    xnat.faults.clear()
+    window.subjects_panel.model.set_checked(["sub-01"])
+    report = import_now(window, qtbot)
+    assert [r.status for r in report.results] == [ResultStatus.SKIPPED]
+    assert cell(window, "sub-01", Column.PHASE) == "skipped"
+    assert cell(window, "sub-01", Column.PROGRESS) == "100 %"
+    assert not cell(window, "sub-01", Column.RESULT).startswith("skipped")
+    assert "skipped: skipped" not in window.log_view.toPlainText()
+    assert "<b>Finished.</b> 1 skipped." in window.progress.summary.text()
+
+
+def test_the_zips_go_to_the_temporary_folder_chosen_in_the_options_menu(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path, tmp_path: Path
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    chosen = tmp_path / "scratch"
+    chosen.mkdir()
+    menu = window.findChild(QMenu, "optionsMenu")
+    temp_dir = next(a for a in menu.actions() if a.objectName() == "tempDirAction")
+    opened_at = answer_folder_dialog(chosen)
+    temp_dir.trigger()
+    assert len(opened_at) == 1  # at the default folder, or its nearest parent until it exists
+    assert (tmp_path / "data" / "work").is_relative_to(opened_at[0])
+    assert window.settings.temp_dir == str(chosen)
+    assert str(chosen) in temp_dir.statusTip()
+    xnat.faults.add("slow", path_regex=r"/files", delay=1.0)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    zips: list[Path] = []
+    with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
+        assert window.start_import()
+        qtbot.waitUntil(lambda: bool(zips.extend(chosen.glob("fsxnat-run-*/*.zip")) or zips))
+    assert blocker.args[0].results[0].status is ResultStatus.IMPORTED
+    assert not list((tmp_path / "data").glob("**/*.zip"))  # not in the default folder
+    assert list(chosen.iterdir()) == []  # the run removed its folder

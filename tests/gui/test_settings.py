@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray
+import inspect
+from pathlib import Path
 
+from gui_helpers import WindowFactory
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMenu
+
+from fsxnat_gui.core import jobs
 from fsxnat_gui.core.model import OnExisting
+from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.settings import DEFAULT_EXPERIMENT_TEMPLATE, Key, ServerProfile, Settings
 
 
@@ -51,3 +58,24 @@ def test_values_round_trip(settings: Settings) -> None:
     assert settings.on_existing is OnExisting.REPLACE
     assert bytes(settings.geometry) == b"\x01\x02"
     assert bytes(settings.splitter_state(Key.MAIN_SPLITTER)) == b"\x03"
+
+
+def test_parallel_uploads_are_chosen_in_the_options_menu_and_kept(
+    make_window: WindowFactory, settings: Settings, tmp_path: Path
+) -> None:
+    window = make_window()
+    menu = window.findChild(QMenu, "parallelUploadsMenu")
+    choices = {action.data(): action for action in menu.actions()}
+    assert list(choices) == [1, 2, 3, 4, 5, 6]
+    assert [n for n, action in choices.items() if action.isChecked()] == [2]  # the default
+    choices[4].trigger()
+    assert [n for n, action in choices.items() if action.isChecked()] == [4]
+    settings.sync()
+    again = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    assert again.parallel_uploads == 4
+    for stored, read in ((9, 6), (0, 1)):  # an edited file cannot ask for more, or none
+        again.parallel_uploads = stored
+        assert again.parallel_uploads == read
+    # the import passes it on once core.jobs.run_import takes `parallel` (before: kept only)
+    takes_it = "parallel" in inspect.signature(jobs.run_import).parameters
+    assert tasks.parallel_option(4) == ({"parallel": 4} if takes_it else {})

@@ -12,11 +12,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from gui_helpers import WindowFactory, drag_enter, drop, log_in, scan
+from gui_helpers import WindowFactory, answer_folder_dialog, drag_enter, drop, log_in, scan
 from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QToolBar, QWidget
 from pytestqt.qtbot import QtBot
 
+from fsxnat_gui import APP_DISPLAY_NAME
 from fsxnat_gui.core.model import ResultStatus
 from fsxnat_gui.gui import MainWindow
 from fsxnat_gui.gui.message_bar import Level
@@ -304,3 +306,66 @@ def test_the_demo_server_stops_when_the_demo_session_ends(
     assert _serving(demo_url)
     log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
     assert not _serving(demo_url)
+
+
+def test_the_toolbar_login_button_follows_the_session(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any
+) -> None:
+    window = make_window()
+    toolbar = window.findChild(QToolBar, "mainToolBar")
+    account = window.actions.account
+    assert account in toolbar.actions()
+    assert window.actions.login not in toolbar.actions()
+    assert account.text().replace("&", "") == "Log in…"
+    log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
+    assert account.text().replace("&", "") == "Log out"
+    assert window.target_panel.login_button.text() == "Log out"
+    with qtbot.waitSignal(window.login_changed, timeout=5000):
+        qtbot.mouseClick(toolbar.widgetForAction(account), Qt.MouseButton.LeftButton)
+    assert window.session is None
+    assert account.text().replace("&", "") == "Log in…"
+
+
+def x11_title(window: QWidget) -> str | None:
+    """The title the window manager shows (Qt appends the display name there), if readable."""
+    if QGuiApplication.platformName() != "xcb" or not shutil.which("xprop"):
+        return None
+    out = subprocess.run(
+        ["xprop", "-id", str(int(window.winId())), "_NET_WM_NAME"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split(" = ", 1)[1].strip().strip('"')
+
+
+def test_the_window_title_names_the_subjects_dir_and_server_and_the_app_once(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path, qapp: QApplication
+) -> None:
+    previous = qapp.applicationDisplayName()
+    qapp.setApplicationDisplayName(APP_DISPLAY_NAME)  # as app.main() does
+    try:
+        window = make_window()
+        window.show()
+        assert window.windowTitle() == ""  # Qt shows the display name alone
+        scan(window, qtbot, subjects_dir)
+        log_in(window, qtbot, xnat.url, xnat.user, xnat.password)
+        title = f"subjects — {xnat.user}@{xnat.url}"
+        assert window.windowTitle() == title
+        if (shown := x11_title(window)) is not None:
+            assert shown == f"{title} — {APP_DISPLAY_NAME}"
+    finally:
+        qapp.setApplicationDisplayName(previous)
+
+
+def test_the_folder_dialog_opens_at_the_current_subjects_dir(
+    make_window: WindowFactory, qtbot: QtBot, subjects_dir: Path
+) -> None:
+    """Also when that folder was not remembered (the demo's sample subjects)."""
+    window = make_window()
+    with qtbot.waitSignal(window.scan_completed, timeout=10_000):
+        window.set_subjects_dir(subjects_dir, remember=False)
+    assert window.settings.subjects_dir == ""
+    opened_at = answer_folder_dialog(None)
+    window.actions.open.trigger()
+    assert opened_at == [str(subjects_dir)]
