@@ -11,6 +11,7 @@ STATUS_WORDS = {
     ResultStatus.SKIPPED: "skipped",
     ResultStatus.FAILED: "failed",
     ResultStatus.CANCELLED: "cancelled",
+    ResultStatus.NOT_IMPORTED: "not imported",  # no destination yet (ambiguous, or refused)
 }
 
 

@@ -76,6 +76,7 @@ class Role(IntEnum):
 STATUS_COLOURS = {
     ResultStatus.FAILED: QColor(211, 47, 47),
     ResultStatus.CANCELLED: QColor(117, 117, 117),  # 4.6:1 against white, text and bar
+    ResultStatus.NOT_IMPORTED: QColor(166, 90, 0),  # the amber of "choose", 4.9:1 on white
 }
 
 
