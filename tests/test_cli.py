@@ -119,7 +119,7 @@ def test_dry_run_sends_nothing(
     assert code == 0
     assert "project CLI  [new]  will be created" in out
     assert "      resource FREESURFER7  [new]  74 files" in out
-    assert "busy" not in out
+    assert "subject busy" not in out, "not in the plan (named among the folders left out)"
     assert "dry run: nothing was sent." in out
     assert writes(xnat) == []
 
