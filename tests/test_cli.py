@@ -115,6 +115,42 @@ def test_scan_missing_folder(tmp_path: Path, fsxnat: Main) -> None:
     assert_one_line_error(err, "does not exist")
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_scan_undecodable_name_on_a_strict_utf8_stdout(subjects_dir: Path, as_json: bool) -> None:
+    make_subject(subjects_dir, "renamed").rename(subjects_dir / os.fsdecode(b"sub-\xff"))
+    done = subprocess.run(
+        [sys.executable, "-m", "fsxnat_gui.cli", "scan", str(subjects_dir),
+         *(["--json"] if as_json else [])],
+        env=dict(os.environ, PYTHONIOENCODING="utf-8:strict"),
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8")  # strict: valid UTF-8 throughout
+    assert "Traceback" not in done.stderr.decode()
+    if as_json:
+        names = [row["name"] for row in json.loads(out)]
+        assert "sub-\ufffd" in names
+    else:
+        line = next(line for line in out.splitlines() if line.startswith("sub-\ufffd"))
+        assert "not valid UTF-8" in line
+
+
+def test_scan_of_one_subject_folder_names_its_parent(subjects_dir: Path, fsxnat: Main) -> None:
+    code, out, _ = fsxnat("scan", subjects_dir / "sub-01")
+    assert code == 0
+    last = out.rstrip().splitlines()[-1]
+    assert last.startswith("sub-01 is itself a recon-all subject folder, not a SUBJECTS_DIR")
+    assert str(subjects_dir) in last
+
+
+def test_import_of_one_subject_folder_names_its_parent(
+    subjects_dir: Path, fsxnat: Main, login: list[str]
+) -> None:
+    code, _, err = fsxnat("import", subjects_dir / "sub-01", *login, "--dry-run")
+    assert code == 2
+    assert_one_line_error(err, f"scan its parent folder {subjects_dir}")
+
+
 # --- import -----------------------------------------------------------------------------------
 
 
