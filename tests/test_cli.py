@@ -206,6 +206,18 @@ def test_failed_subject_exits_non_zero_with_reason(
     assert "2 failed." in out
 
 
+def test_one_folder_not_verified_fails_the_import_with_its_reason(
+    subjects_dir: Path, fsxnat: Main, login: list[str], xnat: Any
+) -> None:
+    xnat.faults.add("echo_headers", method="PUT", path_regex="/subjects/sub-02$", status=403)
+    code, out, _ = fsxnat("import", subjects_dir, *login, "--create-project", "--yes")
+    assert code == 1, "exit 0 only when every selected folder was verified"
+    lines = {line.split(":")[0]: line for line in out.splitlines() if line.startswith("sub-")}
+    assert "imported and verified" in lines["sub-01"]
+    assert lines["sub-02"].startswith("sub-02: FAILED: XNAT refused permission to ")
+    assert "1 imported, 1 failed." in out
+
+
 def test_ineligible_subject_is_refused(subjects_dir: Path, fsxnat: Main, login: list[str]) -> None:
     code, _, err = fsxnat("import", subjects_dir, *login, "--subject", "busy", "nobody", "--yes")
     assert code == 2
