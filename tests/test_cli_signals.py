@@ -41,20 +41,30 @@ def start(subjects_dir: Path, xnat: Any, report: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def wait_for(rule: Any, proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while rule.fired == 0:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the hung call never came"
-        time.sleep(0.02)
-    time.sleep(0.2)  # the client is waiting on the hung answer
-
-
-def ended(proc: subprocess.Popen[str]) -> tuple[float, str, str]:
-    """Seconds from now until the process exits, and its output."""
-    start_s = time.monotonic()
-    out, err = proc.communicate(timeout=60)
-    return time.monotonic() - start_s, out, err
+def interrupt(
+    subjects_dir: Path, xnat: Any, report: Path, *, hang_all: bool = False, signals: int = 1
+) -> tuple[int, float, str, str]:
+    """Run an import whose subject PUT hangs; once it waits, Ctrl-C `signals` times (0.3 s
+    apart), every later call hanging too with `hang_all`. (exit code, seconds from the first
+    Ctrl-C to the exit, stdout, stderr)."""
+    rule = xnat.faults.add("hang", method="PUT", path_regex=SUBJECT_PUT)
+    with start(subjects_dir, xnat, report) as proc:
+        deadline = time.monotonic() + 30
+        while rule.fired == 0:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the hung call never came"
+            time.sleep(0.02)
+        time.sleep(0.2)  # the client is waiting on the hung answer
+        if hang_all:
+            xnat.faults.add("hang", count=0)  # the cleanup's calls hang too
+        started = time.monotonic()
+        for n in range(signals):
+            if n:
+                time.sleep(0.3)  # the first cancel's cleanup is waiting on the hung server
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    return proc.returncode, time.monotonic() - started, out, err
 
 
 def statuses(report: Path) -> list[str]:
@@ -64,51 +74,32 @@ def statuses(report: Path) -> list[str]:
 def test_one_ctrl_c_during_a_hung_subject_put(
     subjects_dir: Path, xnat: Any, tmp_path: Path
 ) -> None:
-    rule = xnat.faults.add("hang", method="PUT", path_regex=SUBJECT_PUT)
     report = tmp_path / "r.json"
-    with start(subjects_dir, xnat, report) as proc:
-        wait_for(rule, proc)
-        proc.send_signal(signal.SIGINT)
-        seconds, out, err = ended(proc)
-    assert proc.returncode == 130, out + err
+    code, seconds, out, err = interrupt(subjects_dir, xnat, report)
+    assert code == 130, out + err
     assert seconds < EXIT_WITHIN_S, f"exit took {seconds:.1f} s"
     assert statuses(report) == ["cancelled", "cancelled"], "cancelled, not failed"
     assert "sub-01: CANCELLED" in out
     assert "run the same command again" in out
     assert "choose replace" not in out
-    assert "Traceback" not in err
 
 
 def test_cleanup_after_ctrl_c_never_waits_long_on_a_hung_server(
     subjects_dir: Path, xnat: Any, tmp_path: Path
 ) -> None:
-    rule = xnat.faults.add("hang", method="PUT", path_regex=SUBJECT_PUT)
     report = tmp_path / "r.json"
-    with start(subjects_dir, xnat, report) as proc:
-        wait_for(rule, proc)
-        xnat.faults.add("hang", count=0)  # from now on, every call hangs: the cleanup's too
-        proc.send_signal(signal.SIGINT)
-        seconds, out, err = ended(proc)
-    assert proc.returncode == 130, out + err
-    assert seconds < 2 * EXIT_WITHIN_S, f"exit took {seconds:.1f} s"  # 2 s per cleanup call at most
+    code, seconds, out, err = interrupt(subjects_dir, xnat, report, hang_all=True)
+    assert code == 130, out + err
+    assert seconds < 2 * EXIT_WITHIN_S, f"exit took {seconds:.1f} s"  # 2 s a cleanup call
     assert statuses(report) == ["cancelled", "cancelled"]
-    assert "Traceback" not in err
 
 
 def test_a_second_ctrl_c_still_writes_the_report(
     subjects_dir: Path, xnat: Any, tmp_path: Path
 ) -> None:
-    rule = xnat.faults.add("hang", method="PUT", path_regex=SUBJECT_PUT)
     report = tmp_path / "r.json"
-    with start(subjects_dir, xnat, report) as proc:
-        wait_for(rule, proc)
-        xnat.faults.add("hang", count=0)
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)  # the first cancel's cleanup is waiting on the hung server
-        proc.send_signal(signal.SIGINT)
-        seconds, out, err = ended(proc)
-    assert proc.returncode == 130, out + err
+    code, seconds, out, err = interrupt(subjects_dir, xnat, report, hang_all=True, signals=2)
+    assert code == 130, out + err
     assert seconds < EXIT_WITHIN_S, f"exit took {seconds:.1f} s"
     assert statuses(report) == ["cancelled", "cancelled"]
     assert report.with_suffix(".csv").is_file()
-    assert "Traceback" not in err
