@@ -1,4 +1,5 @@
-"""What the commands share: exit codes, errors, the login options and the client they make."""
+"""What the commands share: exit codes, errors, the login options, the client they make, and the
+core's errors in the command line's own words (its flags, not the window's settings)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from fsxnat_gui.core import credentials
-from fsxnat_gui.core.errors import FsXnatError
+from fsxnat_gui.core import credentials, redact
+from fsxnat_gui.core.errors import (
+    CredentialsInURL,
+    FsXnatError,
+    NoSpace,
+    SignInRedirect,
+    TLSError,
+)
+from fsxnat_gui.core.http_errors import ca_bundle_problem
 from fsxnat_gui.core.login import Credentials, insecure_warning, make_client, saved_credentials
 from fsxnat_gui.core.pyxnat_config import read_config
+from fsxnat_gui.core.units import human_bytes
 from fsxnat_gui.core.xnat import XnatClient
 
 log = logging.getLogger(__name__)
@@ -71,15 +82,90 @@ def client_for(args: argparse.Namespace, err: TextIO) -> XnatClient:
     else:
         if not args.server or not args.user:
             raise UsageError("give --server URL and --user NAME, or --config FILE")
+        try:
+            url = redact.check_server_url(args.server)
+        except CredentialsInURL:
+            raise UsageError(SERVER_WITH_CREDENTIALS) from None
         verify = True
         if args.ca_bundle:
-            if not args.ca_bundle.is_file():
-                raise UsageError(f"the CA bundle {args.ca_bundle} does not exist")
+            problem = ca_bundle_problem(str(args.ca_bundle))
+            if problem is not None:
+                raise UsageError(bundle_advice(problem.kind, str(args.ca_bundle))) from None
             verify = str(args.ca_bundle)
-        url, login = args.server, login_for(args.server, args.user)
+        login = login_for(url, args.user)
     if verify is False:
         print(f"{PROG}: warning: {insecure_warning(url)}", file=err)
     return make_client(url, login.auth_user, login.secret, verify)
+
+
+SERVER_WITH_CREDENTIALS = (
+    "--server takes the address alone, e.g. https://xnat.example.org, never a user name or "
+    f"password (nothing before an '@'): give the user with --user and the password in "
+    f"${PASSWORD_ENV}, the keyring or at the prompt"
+)
+TEMP_DIR_ADVICE = "use --temp-dir DIR to put the zips in a folder with room for them"
+
+
+def bundle_advice(kind: str, path: str) -> str:
+    """Why the CA bundle file cannot be used, with what --ca-bundle needs."""
+    if kind == "bundle-folder":
+        return f"--ca-bundle {path} is a folder: give the certificate file (.pem) itself"
+    if kind == "bundle-invalid":
+        return (
+            f"--ca-bundle {path} holds no certificate in PEM format (text starting with "
+            "-----BEGIN CERTIFICATE-----); a DER file converts with "
+            f"'openssl x509 -inform der -in {path} -out bundle.pem'"
+        )
+    return f"--ca-bundle {path}: no such file (give the CA bundle file, .pem, of your site)"
+
+
+def explain(exc: FsXnatError) -> str:
+    """The error in the command line's words: the core's sentence, plus the flag that helps."""
+    text = str(exc)
+    if isinstance(exc, TLSError):
+        advice = {
+            "untrusted": "give your site's CA bundle with --ca-bundle FILE (PEM)",
+            "hostname": "give that host name in --server",
+            "not-tls": "for a plain http server, --server starts with http://",
+            "other": "check --server, and --ca-bundle FILE if your site has its own CA",
+        }.get(exc.kind)
+        return f"{text} ({advice})" if advice else text
+    if isinstance(exc, SignInRedirect):
+        page = f" ({exc.location})" if exc.location else ""
+        return (
+            f"the server redirects to a sign-in page{page}: it is behind a single sign-on. "
+            "Keep --server at the XNAT address (not the sign-in page's) and log in with an "
+            "alias token issued on XNAT's web site: --user TOKEN_ALIAS, the token's secret in "
+            f"${PASSWORD_ENV}"
+        )
+    if isinstance(exc, NoSpace):
+        return (
+            f"not enough disk space in {exc.folder} for the zip (about {human_bytes(exc.needed)})"
+            f": free some space there, or {TEMP_DIR_ADVICE}"
+        )
+    return text
+
+
+SESSION_END_WAIT_S = 0.5  # after Ctrl-C, the longest wait for the server to end the session
+
+
+@contextmanager
+def session(client: XnatClient) -> Iterator[XnatClient]:
+    """The client, its XNAT session ended at the end. After a Ctrl-C (the run cancelled, or an
+    interrupt on its way out) the server is not waited for: it may be the one that hangs."""
+    interrupted = False
+    try:
+        yield client
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        if interrupted or (client.cancel is not None and client.cancel.is_set()):
+            ending = threading.Thread(target=client.close, name="end-session", daemon=True)
+            ending.start()
+            ending.join(SESSION_END_WAIT_S)
+        else:
+            client.close()
 
 
 def print_table(

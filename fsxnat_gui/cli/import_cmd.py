@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -17,13 +18,23 @@ from fsxnat_gui.cli.common import (
     UsageError,
     add_login_options,
     client_for,
+    session,
 )
-from fsxnat_gui.cli.run_view import run, write_reports
-from fsxnat_gui.core import scan
+from fsxnat_gui.cli.run_view import RERUN, run, write_reports
+from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core.archive import printable
 from fsxnat_gui.core.compare import compare, fetch_index
-from fsxnat_gui.core.errors import LabelError
+from fsxnat_gui.core.errors import ArchiveError, LabelError
 from fsxnat_gui.core.mapping import read_mapping, write_mapping
-from fsxnat_gui.core.model import ImportPlan, OnExisting, PlanNode, ResultStatus, Subject, Target
+from fsxnat_gui.core.model import (
+    EntryKind,
+    ImportPlan,
+    OnExisting,
+    PlanNode,
+    ResultStatus,
+    Subject,
+    Target,
+)
 from fsxnat_gui.core.plan import blocking_reasons, make_plan, resource_label
 from fsxnat_gui.core.units import human_bytes
 
@@ -44,6 +55,12 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     run.add_argument(
         "--report", type=Path, metavar="FILE.json", help="write the run report (and FILE.csv)"
+    )
+    run.add_argument(
+        "--temp-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder for the temporary zips (default: the system's temporary folder)",
     )
     p.set_defaults(run=cmd_import)
 
@@ -109,7 +126,8 @@ def select(subjects: Sequence[Subject], names: Sequence[str] | None, root: Path)
     if not names:
         chosen = [s for s in subjects if s.eligible]
         if not chosen:
-            raise UsageError(f"no finished recon-all subject in {root} (see 'fsxnat scan')")
+            hint = scan.subject_folder_hint(root)
+            raise UsageError(hint or f"no finished recon-all subject in {root} (see 'fsxnat scan')")
         return chosen
     problems = []
     for name in names:
@@ -120,6 +138,50 @@ def select(subjects: Sequence[Subject], names: Sequence[str] | None, root: Path)
     if problems:
         raise UsageError("cannot import " + "; ".join(problems))
     return [by_name[n] for n in dict.fromkeys(names)]
+
+
+def print_left_out(subjects: Sequence[Subject], out: TextIO) -> None:
+    """The recon-all subjects an import of "every finished subject" leaves out, and why."""
+    left = [s for s in subjects if s.kind is EntryKind.SUBJECT and not s.eligible]
+    if not left:
+        return
+    n = len(left)
+    folders = f"{n} subject folder{'s' if n != 1 else ''}"
+    print(f"{folders} left out (recon-all not finished well):", file=out)
+    for s in left:
+        print(f"  {printable(s.name)}: {printable(s.reason or s.state.value)}", file=out)
+    print(file=out)
+
+
+def check_temp_dir(folder: Path | None) -> None:
+    """--temp-dir must be an existing folder where files can be written."""
+    if folder is None:
+        return
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UsageError(f"--temp-dir {printable(str(folder))} {what}")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise UsageError(
+            f"--temp-dir {printable(str(folder))} cannot be written to ({reason})"
+        ) from None
+
+
+def check_room(plan: ImportPlan, folder: Path | None) -> None:
+    """`NoSpace` (said with --temp-dir) before anything is sent when the zips' folder has no
+    room for the largest subject's zip."""
+    needed = 0
+    for item in plan.items:
+        if item.ok:
+            try:
+                needed = max(needed, archive.zip_estimate(item.subject.path))
+            except ArchiveError:
+                continue  # the run says why this folder cannot be zipped
+    if needed:
+        archive.free_space_for(folder or Path(tempfile.gettempdir()), needed)
 
 
 def print_tree(node: PlanNode, out: TextIO, depth: int = 0) -> None:
@@ -158,10 +220,13 @@ def confirm(plan: ImportPlan, url: str, yes: bool, out: TextIO) -> bool:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    check_temp_dir(args.temp_dir)
     client = client_for(args, err)
-    with client:
+    with session(client):
         subjects = scan.scan(args.subjects_dir)
         chosen = select(subjects, args.subject, args.subjects_dir)
+        if not args.subject:
+            print_left_out(subjects, out)
         try:
             resource = resource_label(chosen, args.resource or None)
         except LabelError as exc:
@@ -205,15 +270,18 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.dry_run:
             print("\ndry run: nothing was sent.", file=out)
             return EXIT_OK
+        check_room(plan, args.temp_dir)
         if not confirm(plan, client.url, args.yes, out):
             print("nothing imported.", file=out)
             return EXIT_FAILED
-        run_report, cancelled = run(plan, client, err, out)
-    if args.report:
-        write_reports(run_report, args.report, out)
+        run_report, cancelled = run(plan, client, err, out, args.temp_dir)
     counts = {s: sum(r.status is s for r in run_report.results) for s in ResultStatus}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     print(f"\n{summary}.", file=out)
+    if cancelled:
+        print(RERUN + ".", file=out)
+    if args.report:  # after the import's own lines; a failure here is said, the exit code kept
+        write_reports(run_report, args.report, out, err)
     if cancelled:
         return EXIT_CANCELLED
     return EXIT_OK if run_report.ok and run_report.results else EXIT_FAILED

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 
 from fsxnat_gui import __version__
 from fsxnat_gui.cli import import_cmd, scan_cmd
-from fsxnat_gui.cli.common import EXIT_CANCELLED, EXIT_FAILED, EXIT_USAGE, PROG, UsageError
+from fsxnat_gui.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    PROG,
+    UsageError,
+    explain,
+)
 from fsxnat_gui.core.errors import FsXnatError
 
 COMMANDS = (scan_cmd, import_cmd)
@@ -43,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FsXnatError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {explain(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # `fsxnat scan DIR | head`: the reader left, no complaint
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

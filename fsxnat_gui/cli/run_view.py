@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import signal
 import threading
@@ -13,6 +14,8 @@ from types import FrameType
 from typing import TextIO
 
 from fsxnat_gui.core import report
+from fsxnat_gui.core.archive import printable
+from fsxnat_gui.core.errors import ReportError
 from fsxnat_gui.core.jobs import run_import
 from fsxnat_gui.core.model import (
     ImportPlan,
@@ -103,40 +106,92 @@ def ctrl_c_cancels(cancel: threading.Event, err: TextIO) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run(plan: ImportPlan, client: XnatClient, err: TextIO, out: TextIO) -> tuple[RunReport, bool]:
-    """Run the import with progress; returns the report and whether it was cancelled."""
+def run(
+    plan: ImportPlan, client: XnatClient, err: TextIO, out: TextIO, workdir: Path | None = None
+) -> tuple[RunReport, bool]:
+    """Run the import with progress; returns the report and whether it was cancelled. The
+    first Ctrl-C cancels (a call hung on the server is abandoned); a second one stops at once,
+    and the report still has a row per folder (those not ended: cancelled)."""
     cancel = threading.Event()
+    client.cancel = cancel  # also the calls made before the run's own (the project's)
     view = ProgressView(err)
+    started = _now()
+    results: list[SubjectResult] = []
     final: RunReport | None = None
     with ctrl_c_cancels(cancel, err):
-        for event in run_import(plan, client, cancel):
-            if isinstance(event, Progress):
-                view.show(event)
-            elif isinstance(event, SubjectResult):
-                view.clear()
-                print(result_line(event), file=out, flush=True)
-            else:
-                final = event
+        events = run_import(plan, client, cancel, workdir=workdir)
+        try:
+            for event in events:
+                if isinstance(event, Progress):
+                    view.show(event)
+                elif isinstance(event, SubjectResult):
+                    view.clear()
+                    results.append(event)
+                    print(result_line(event), file=out, flush=True)
+                else:
+                    final = event
+        except KeyboardInterrupt:  # the second Ctrl-C
+            events.close()
+            view.clear()
+            final = _stopped(plan, client.url, started, results)
+            for result in final.results[len(results) :]:
+                print(result_line(result), file=out, flush=True)
     view.clear()
     assert final is not None, "run_import always ends with its report"
     return final, cancel.is_set()
 
 
-def result_line(r: SubjectResult) -> str:
-    size = f"{r.files} files, {human_bytes(r.bytes)}"
-    if r.status is ResultStatus.IMPORTED:
-        return f"{r.subject}: imported and verified ({size}) in {human_duration(r.seconds)}"
-    if r.status is ResultStatus.SKIPPED:
-        return f"{r.subject}: skipped, identical on the server ({size})"
-    return f"{r.subject}: {r.status.value.upper()}: {r.error}" + (
-        f" ({r.detail})" if r.detail else ""
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _stopped(plan: ImportPlan, url: str, started: str, results: list[SubjectResult]) -> RunReport:
+    """The report of a run stopped at once: the folders it had not ended are cancelled."""
+    ended = {r.subject for r in results}
+    rest = tuple(
+        SubjectResult(i.subject.name, ResultStatus.CANCELLED, False, error=STOPPED)
+        for i in plan.items
+        if i.subject.name not in ended
     )
+    return RunReport(url, plan.target.project, started, _now(), (*results, *rest))
 
 
-def write_reports(run_report: RunReport, path: Path, out: TextIO) -> None:
+STOPPED = "stopped at once by a second Ctrl-C"
+RERUN = (
+    "to carry on, run the same command again: a folder whose resource is on the server and "
+    "identical to it is skipped, the others are imported"
+)
+
+
+def result_line(r: SubjectResult) -> str:
+    """One line per folder: what happened, why when it was not imported, files left out."""
+    size = f"{r.files} files, {human_bytes(r.bytes)}"
+    name = printable(r.subject)
+    if r.status is ResultStatus.IMPORTED:
+        line = f"{name}: imported and verified ({size}) in {human_duration(r.seconds)}"
+    elif r.status is ResultStatus.SKIPPED:
+        line = f"{name}: skipped, identical on the server ({size})"
+    else:
+        detail = f" ({printable(r.detail)})" if r.detail else ""
+        line = f"{name}: {r.status.value.upper()}: {printable(r.error)}{detail}"
+    if r.left_out:
+        n = len(r.left_out)
+        listed = "; ".join(printable(w) for w in r.left_out)
+        line += f"; {n} file{'s' if n != 1 else ''} left out: {listed}"
+    return line
+
+
+def write_reports(run_report: RunReport, path: Path, out: TextIO, err: TextIO) -> bool:
+    """The JSON and CSV reports (each whole or not at all); False, said on `err`, when one
+    could not be written."""
     if path.suffix.lower() == ".csv":  # the CSV goes beside the JSON, never over it
         path = path.with_suffix(".json")
-    report.write_json(run_report, path)
     csv_path = path.with_suffix(".csv")
-    report.write_csv(run_report, csv_path)
-    print(f"report: {path} and {csv_path}", file=out)
+    try:
+        report.write_json(run_report, path)
+        report.write_csv(run_report, csv_path)
+    except ReportError as exc:
+        print(f"fsxnat: error: {exc}", file=err)
+        return False
+    print(f"report: {printable(str(path))} and {printable(str(csv_path))}", file=out)
+    return True
