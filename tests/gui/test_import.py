@@ -230,6 +230,27 @@ def test_cancel_mid_upload_stops_within_a_second(
     assert window.state.phase is Phase.IDLE
 
 
+def test_cancel_during_a_hung_server_call_is_idle_within_two_seconds(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
+) -> None:
+    """The server never answers the subject's creation: Cancel still ends the import in under
+    2 s (the hung call is abandoned, not waited for), and what the run made is not left."""
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01"])
+    wait_preview(window, qtbot)
+    hang = xnat.faults.add("hang", method="PUT", path_regex=r"/subjects/sub-01$", delay=60)
+    qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
+    qtbot.mouseClick(window.target_panel.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: hang.fired > 0, timeout=10_000)
+    started = time.monotonic()
+    with qtbot.waitSignal(window.import_finished, timeout=5000) as blocker:
+        qtbot.mouseClick(window.target_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert time.monotonic() - started < 2.0
+    assert [r.status for r in blocker.args[0].results] == [ResultStatus.CANCELLED]
+    assert window.state.phase is Phase.IDLE
+    assert window.target_panel.import_button.isEnabled()
+    xnat.faults.release()
+
+
 def test_retry_failed_after_an_injected_fault(
     make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path
 ) -> None:
