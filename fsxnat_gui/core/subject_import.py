@@ -217,10 +217,11 @@ class SubjectImport:
         subject_id = ctx.subject_ids.get(item.subject_label)
         if owner is not None and owner != subject_id:
             labels = {sid: label for label, sid in ctx.subject_ids.items()}
+            other = labels.get(owner, owner)
             raise Conflict(
-                f"experiment {item.experiment_label} belongs to subject "
-                f"{labels.get(owner, owner)} on the server; importing would move it: "
-                "choose another experiment label"
+                f"experiment {item.experiment_label} belongs to subject {other} on the server; "
+                f"importing would move it: give '{item.subject.name}' subject {other}, or "
+                "another session"
             )
         if subject_id is None:
             self.created_subject = True
