@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         self.imports = ImportController(
             self.jobs, self.settings, factory, data_dir / "work", retries, retry_backoff, self
         )
+        self.files = file_dialogs.FileCommands(
+            self, self.sessions, self.imports, lambda: self.state.session, lambda: self.scans.root
+        )
         self._wire()
         self._restore()
         app = QCoreApplication.instance()
@@ -147,10 +150,10 @@ class MainWindow(QMainWindow):
         a, subjects, target = self.actions, self.subjects_panel, self.target_panel
         a.open.triggered.connect(self._on_open_triggered)
         a.rescan.triggered.connect(self._on_rescan_triggered)
-        a.import_config.triggered.connect(self._on_import_config_triggered)
-        a.save_report.triggered.connect(self._on_save_report_triggered)
-        a.load_mapping.triggered.connect(self._on_load_mapping_triggered)
-        a.save_mapping.triggered.connect(self._on_save_mapping_triggered)
+        a.import_config.triggered.connect(self.files.import_config)
+        a.save_report.triggered.connect(self.files.save_report)
+        a.load_mapping.triggered.connect(self.files.load_mapping)
+        a.save_mapping.triggered.connect(self.files.save_mapping)
         a.quit.triggered.connect(self.close)
         a.login.triggered.connect(self._on_login_triggered)
         a.logout.triggered.connect(self.sessions.log_out)
@@ -172,7 +175,7 @@ class MainWindow(QMainWindow):
         self.imports.rows_changed.connect(target.preview.set_items)
         self.progress.retry_requested.connect(self.retry_failed)
         self.progress.open_requested.connect(self._on_open_requested)
-        self.progress.save_requested.connect(self._on_save_report_triggered)
+        self.progress.save_requested.connect(self.files.save_report)
         self.jobs.job_started.connect(self._on_job_started)
         self.jobs.job_finished.connect(self._on_job_finished)
 
@@ -438,11 +441,6 @@ class MainWindow(QMainWindow):
             QDesktopServices.openUrl(QUrl(url))
 
     @Slot()
-    def _on_save_report_triggered(self) -> None:
-        if self.imports.report is not None and (path := file_dialogs.choose_report_file(self)):
-            self.imports.save_report(path)
-
-    @Slot()
     def _on_open_triggered(self) -> None:
         start = str(self.state.root or self.settings.subjects_dir or Path.home())
         if path := file_dialogs.choose_subjects_dir(self, start):
@@ -453,22 +451,6 @@ class MainWindow(QMainWindow):
         self.scans.rescan()
         self.sessions.refresh_projects()
         self._on_inputs_changed()
-
-    @Slot()
-    def _on_import_config_triggered(self) -> None:
-        if path := file_dialogs.choose_pyxnat_config(self):
-            self.sessions.open_login_dialog(path)
-
-    def _mapping_folder(self) -> Path:
-        return self.scans.root or Path.home()
-
-    def _on_load_mapping_triggered(self) -> None:
-        if path := file_dialogs.choose_mapping_to_load(self, self._mapping_folder()):
-            self.imports.load_mapping(path, self.state.session)
-
-    def _on_save_mapping_triggered(self) -> None:
-        if path := file_dialogs.choose_mapping_to_save(self, self._mapping_folder()):
-            self.imports.save_mapping(path)
 
     # --- closing -------------------------------------------------------------------------
 
