@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from fsxnat_gui.cli.common import EXIT_OK, PROG, UsageError, add_login_options
 from fsxnat_gui.cli.import_cmd import add_target_options, select
 from fsxnat_gui.core import scan, slurm
 from fsxnat_gui.core.login import KEYRING, USER_ENV, check_expiry, find_login, save_token_hint
+from fsxnat_gui.core.map_rows import write_rows_for
+from fsxnat_gui.core.mapping import read_mapping
 from fsxnat_gui.core.model import EntryKind, RunState
 
 LIKELY_RUN_S = 48 * 3600.0  # a queue can hold an array for days; 48 h unless --time says more
@@ -76,18 +77,17 @@ def select_folders(args: argparse.Namespace) -> list[str]:
     return folders
 
 
-def target_argv(args: argparse.Namespace, map_copy: Path | None) -> list[str]:
-    """The target, matching, mapping and policy options as given, for the tasks' command line
-    (read from `add_target_options` itself, so a new option reaches the tasks too)."""
+def target_argv(args: argparse.Namespace) -> list[str]:
+    """The target, matching and policy options as given, for the tasks' command line (read from
+    `add_target_options` itself, so a new option reaches the tasks too); each task's --map is
+    its folder's rows of the mapping file (`ArrayPlan.folder_maps`)."""
     options = argparse.ArgumentParser(add_help=False)
     add_target_options(options)
     argv: list[str] = []
     for action in options._actions:
         value = getattr(args, action.dest, None)
-        if action.dest == "subject" or not action.option_strings or value is None:
+        if action.dest in ("subject", "map") or not action.option_strings:
             continue
-        if action.dest == "map":
-            value = map_copy
         if value is None or value is False or value == action.default:
             continue
         flag = action.option_strings[-1]
@@ -148,11 +148,10 @@ def cmd_slurm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     folders = select_folders(args)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = (args.run_dir or slurm.default_run_dir(args.subjects_dir, stamp)).resolve()
-    if args.map is not None and not args.map.is_file():
-        raise UsageError(f"the mapping file {args.map} does not exist")
-    map_copy = run_dir / "map.csv" if args.map is not None else None
+    if args.map is not None:
+        read_mapping(args.map, folders)  # a bad file is refused now, not by every task
     cli = [sys.executable, "-m", "fsxnat_gui.cli"]
-    task = [*cli, "import", str(args.subjects_dir), *login_argv(args), *target_argv(args, map_copy)]
+    task = [*cli, "import", str(args.subjects_dir), *login_argv(args), *target_argv(args)]
     plan = slurm.ArrayPlan(
         run_dir=run_dir,
         folders=tuple(folders),
@@ -164,6 +163,7 @@ def cmd_slurm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         after=tuple(a for a in (args.after or "").split(":") if a),
         server=args.server or "",
         project=args.project,
+        folder_maps=args.map is not None,
     )
     if args.dry_run:
         print(f"# {run_dir / 'import.sbatch'}", file=out)
@@ -173,9 +173,9 @@ def cmd_slurm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("dry run: nothing was written or submitted.", file=out)
         return EXIT_OK
     slurm.sbatch_path()  # a clear message before anything is written
-    if map_copy is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.map, map_copy)
+    if args.map is not None:  # the tasks read copies: the file may change before they run
+        for folder in folders:
+            write_rows_for(args.map, [folder], run_dir / "maps" / f"{folder}.csv")
     jobs = slurm.submit(plan)
     after = f" after job {', '.join(plan.after)}" if plan.after else ""
     print(f"run folder: {run_dir}", file=out)

@@ -16,6 +16,7 @@ The run folder holds:
     jobs.txt                      the job ids, once submitted
     logs/<array>_<task>.out       each task's output; logs/merge-<id>.out
     reports/<folder>.json         each task's report
+    maps/<folder>.csv             with --map: each folder's rows of it (the task's --map)
     run.json                      the server and project (for a merge with no task report)
     report.json, report.csv       the merged report (`merge_reports`); summary.txt its one line
 """
@@ -61,6 +62,7 @@ class ArrayPlan:
     after: tuple[str, ...] = ()
     job_name: str = "fsxnat-import"
     server: str = ""  # for the merged report (never with a user:password part)
+    folder_maps: bool = False  # each task gets --map maps/<folder>.csv (its rows of a --map)
     project: str = ""
     extra: tuple[str, ...] = field(default=())  # more #SBATCH lines, as given
 
@@ -100,6 +102,8 @@ def array_script(plan: ArrayPlan) -> str:
     folders = "\n".join(f"  {shlex.quote(f)}" for f in plan.folders)
     command = " ".join(shlex.quote(a) for a in plan.task_command)
     reports = shlex.quote(str(plan.run_dir / "reports"))
+    if plan.folder_maps:
+        command += f' --map {shlex.quote(str(plan.run_dir / "maps"))}/"$folder".csv'
     return f"""#!/bin/bash
 # Written by fsxnat slurm: one task per folder; no secret here (credentials: ~/.netrc on the node).
 {chr(10).join(head)}

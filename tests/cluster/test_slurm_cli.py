@@ -74,8 +74,10 @@ def test_an_array_of_three_throttled_to_two_imports_and_merges(
     sd = tmp_path / "subjects"
     for seed, name in enumerate(("s1", "s2", "s3")):
         make_subject(sd, name, seed=seed)
+    mapping = tmp_path / "map.csv"  # s2 goes elsewhere: each task gets its own rows
+    mapping.write_text("folder,subject,experiment,resource\ns2,renamed,renamed_MR1,\n")
     args = ["slurm", sd, "--server", xnat.url, "--user", xnat.user, "--project", "ARR",
-            "--create-project", "--max-parallel", "2"]  # fmt: skip
+            "--create-project", "--max-parallel", "2", "--map", mapping]  # fmt: skip
     code, out, err = fsxnat(capsys, *args, "--dry-run")
     assert code == 0, err
     assert "#SBATCH --array=0-2%2" in out
@@ -96,7 +98,7 @@ def test_an_array_of_three_throttled_to_two_imports_and_merges(
         (name, "imported", True) for name in ("s1", "s2", "s3")
     ]
     assert (run_dir / "report.csv").read_text().count("\n") == 4
-    assert sorted(on_server(xnat, "ARR")) == ["s1_MR1", "s2_MR1", "s3_MR1"]
+    assert sorted(on_server(xnat, "ARR")) == ["renamed_MR1", "s1_MR1", "s3_MR1"]
     assert all(r == ["FREESURFER7"] for r in on_server(xnat, "ARR").values())
     # no secret anywhere: the run folder (scripts, logs, reports), SLURM's view, the jobs'
     # environment as slurmctld stored it for them
