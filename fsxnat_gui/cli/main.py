@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from fsxnat_gui import __version__
-from fsxnat_gui.cli import import_cmd, login_cmd, merge_cmd, scan_cmd, slurm_cmd
+from fsxnat_gui.cli import import_cmd, login_cmd, merge_cmd, scan_cmd, slurm_cmd, watch_cmd
 from fsxnat_gui.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
@@ -20,7 +20,7 @@ from fsxnat_gui.cli.common import (
 )
 from fsxnat_gui.core.errors import AuthError, FsXnatError
 
-COMMANDS = (scan_cmd, import_cmd, slurm_cmd, merge_cmd, login_cmd)
+COMMANDS = (scan_cmd, import_cmd, watch_cmd, slurm_cmd, merge_cmd, login_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
