@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,15 +23,9 @@ from fsxnat_gui.cli.common import (
 )
 from fsxnat_gui.cli.import_cmd import add_target_options
 from fsxnat_gui.cli.run_view import ctrl_c_cancels, result_line
-from fsxnat_gui.core import scan, watch
-from fsxnat_gui.core.compare import compare, fetch_index
-from fsxnat_gui.core.errors import Cancelled, FsXnatError
-from fsxnat_gui.core.jobs import run_import
-from fsxnat_gui.core.map_rows import write_rows_for
-from fsxnat_gui.core.mapping import read_mapping
-from fsxnat_gui.core.model import OnExisting, ResultStatus, Subject, SubjectResult, Target
-from fsxnat_gui.core.plan import blocking_reasons, make_plan, resource_label
-from fsxnat_gui.core.xnat import XnatClient
+from fsxnat_gui.core import watch
+from fsxnat_gui.core.errors import FsXnatError
+from fsxnat_gui.core.model import OnExisting, SubjectResult, Target
 
 
 def add_parser(commands: Any) -> None:
@@ -76,52 +69,6 @@ def target_for(args: argparse.Namespace, resource: str) -> Target:
     )
 
 
-class BatchImport:
-    """The import of a batch of ready folders, as `fsxnat import` runs it; a batch that cannot
-    be planned (the server unreachable, a refused plan) is a failed result for each folder."""
-
-    def __init__(self, args: argparse.Namespace, client: XnatClient, cancel: threading.Event):
-        self.args, self.client, self.cancel = args, client, cancel
-
-    def __call__(self, ready: list[Subject]) -> Iterator[object]:
-        reported: set[str] = set()
-        try:
-            chosen = [scan.measure(s) for s in ready if self._wanted(s)]
-            if not chosen:
-                return
-            for event in run_import(self._plan(chosen), self.client, self.cancel):
-                if isinstance(event, SubjectResult):
-                    reported.add(event.subject)
-                yield event
-        except Cancelled:
-            raise
-        except FsXnatError as exc:
-            for s in ready:
-                if s.name not in reported and self._wanted(s):
-                    yield SubjectResult(s.name, ResultStatus.FAILED, False, error=str(exc))
-
-    def _wanted(self, subject: Subject) -> bool:
-        return not self.args.subject or subject.name in self.args.subject
-
-    def _plan(self, chosen: list[Subject]) -> Any:
-        args = self.args
-        target = target_for(args, resource_label(chosen, args.resource or None))
-        index = fetch_index(self.client, args.project)
-        rows = {}
-        if args.map:
-            names = [s.name for s in chosen]
-            batch = write_rows_for(args.map, names, self.state_dir / "batch-map.csv")
-            rows = read_mapping(batch, names, index)
-        plan = compare(make_plan(chosen, target, rows, index=index), self.client, index=index)
-        if reasons := blocking_reasons(plan):
-            raise FsXnatError("; ".join(reasons))
-        return plan
-
-    @property
-    def state_dir(self) -> Path:
-        return self.args.state_path.parent
-
-
 def stamp() -> str:
     return time.strftime("%H:%M:%S")
 
@@ -137,11 +84,13 @@ def cmd_watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         info = client.login()
         print(f"{client.url} (XNAT {info.version or 'version unknown'}), logged in as "
               f"{info.user}", file=out, flush=True)  # fmt: skip
-        key = f"{client.url}|{args.project}|{args.resource or ''}|{args.experiment_label}"
-        args.state_path = watch.state_path(args.subjects_dir, key)
-        state = watch.WatchState(args.state_path)
+        target = target_for(args, args.resource or "")
+        key = watch.target_key(client.url, target, args.resource)
+        state = watch.WatchState(watch.state_path(args.subjects_dir, key))
+        batch = watch.BatchImport(client, target, cancel, resource=args.resource or None,
+                                  mapping=args.map, only=args.subject or ())  # fmt: skip
         events = watch.watch(
-            args.subjects_dir, BatchImport(args, client, cancel), state, cancel,
+            args.subjects_dir, batch, state, cancel,
             interval=args.interval, settle=args.settle, once=args.once,
         )  # fmt: skip
         for event in events:
