@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar
 from fsxnat_gui import APP_DISPLAY_NAME, __version__
 from fsxnat_gui.core import credentials
 from fsxnat_gui.gui.icons import icon
+from fsxnat_gui.gui.watch_controller import WATCH_TEXT
 
 
 class Actions(QObject):
@@ -80,6 +81,8 @@ class Actions(QObject):
             "cancelAction",
             "Stop the running import",
         )
+        self.watch = self._action("&Watch this folder", "running", None, "watchAction", WATCH_TEXT)
+        self.watch.setCheckable(True)
         self.about = self._action("&About", "about", None, "aboutAction", "About")
         self.about.triggered.connect(self._on_about_triggered)
         self._build_menus()
@@ -117,7 +120,16 @@ class Actions(QObject):
             ),
             (
                 "&Server",
-                (self.login, self.logout, None, self.demo, None, self.import_, self.cancel),
+                (
+                    self.login,
+                    self.logout,
+                    None,
+                    self.demo,
+                    None,
+                    self.import_,
+                    self.cancel,
+                    self.watch,
+                ),
             ),
             ("&Help", (self.about,)),
         ):

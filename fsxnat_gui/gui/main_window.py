@@ -39,6 +39,7 @@ from fsxnat_gui.gui.settings import Key, Settings
 from fsxnat_gui.gui.subjects_panel import SubjectsPanel, named
 from fsxnat_gui.gui.target_panel import TargetPanel
 from fsxnat_gui.gui.ui_state import DEMO_LABEL, Phase, UiState
+from fsxnat_gui.gui.watch_controller import WatchController
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
         self.imports = ImportController(
             self.jobs, factory, data_dir / "work", retries, retry_backoff, self
         )
+        self.watcher = WatchController(factory, self)
         self._wire()
         self._restore()
         app = QCoreApplication.instance()
@@ -168,6 +170,8 @@ class MainWindow(QMainWindow):
         self.progress.retry_requested.connect(self.retry_failed)
         self.progress.open_requested.connect(self._on_open_requested)
         self.progress.save_requested.connect(self._on_save_report_triggered)
+        a.watch.toggled.connect(self._on_watch_toggled)
+        self.watcher.stopped.connect(self._on_watch_stopped)
         self.jobs.job_started.connect(self._on_job_started)
         self.jobs.job_finished.connect(self._on_job_finished)
 
@@ -226,6 +230,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(not importing)
         self.setAcceptDrops(not importing)
         a.logout.setEnabled(logged_in and not importing)
+        a.watch.setEnabled(logged_in or a.watch.isChecked())
         can_import, text, tip = st.import_button()
         a.import_.setEnabled(can_import)
         a.cancel.setEnabled(st.phase is Phase.IMPORTING)
@@ -259,6 +264,33 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     # --- what the parts report -------------------------------------------------------------
+
+    @Slot(bool)
+    def _on_watch_toggled(self, on: bool) -> None:
+        if not on:
+            self.watcher.stop()
+            return
+        root, session, target = self.scans.root, self.session, self.target_panel.target()
+        if root is None or session is None or not target.project:
+            missing = (
+                "open a SUBJECTS_DIR" if root is None else "log in" if session is None
+                else "choose a project"
+            )  # fmt: skip
+            self.notify(Level.WARNING, f"To watch the folder, {missing} first.")
+            self.actions.watch.setChecked(False)
+            return
+        self.watcher.start(session, root, target, self.target_panel.resource_typed())
+        self.notify(
+            Level.INFO,
+            f"Watching {root}: each subject is imported into {target.project} when its "
+            "recon-all finishes (see the Log tab).",
+        )
+
+    @Slot(str)
+    def _on_watch_stopped(self, why: str) -> None:
+        if why:
+            self.notify(Level.ERROR, f"The watch stopped: {why}")
+        self.actions.watch.setChecked(False)
 
     @Slot(str)
     def _on_job_started(self, name: str) -> None:
@@ -311,6 +343,8 @@ class MainWindow(QMainWindow):
         self.state.known_servers = bool(self.settings.profiles)
         if session is not None:
             self.message_bar.clear()
+        else:
+            self.actions.watch.setChecked(False)  # the watch used that login
         self._on_inputs_changed()
         self.login_changed.emit()
 
@@ -487,6 +521,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.imports.stop()
+        self.watcher.stop()
         self.jobs.close()
         if not self.runner.shutdown():
             log.error("The worker thread did not stop in time")
