@@ -118,23 +118,23 @@ def test_a_subject_is_imported_when_it_finishes_and_never_twice(
     assert xnat.password not in "\n".join(w.lines)
     before = writes(xnat)
     # the restart: both recorded as imported; nothing sent again
+    out = watch_once(args, env)
+    assert "early: imported by an earlier run" in out
+    assert "late: imported by an earlier run" in out
+    assert writes(xnat) == before
+    # a new state file (another machine, the state lost): the server's own check skips them
+    out = watch_once(args, dict(env, XDG_STATE_HOME=str(tmp_path / "state2")))
+    assert "early: skipped, identical on the server" in out
+    assert writes(xnat) == before
+
+
+def watch_once(args: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "fsxnat_gui.cli", "watch", *args, "--once"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "early: imported by an earlier run" in done.stdout
-    assert "late: imported by an earlier run" in done.stdout
-    assert writes(xnat) == before
-    # a new state file (another machine, the state lost): the server's own check skips them
-    env2 = dict(env, XDG_STATE_HOME=str(tmp_path / "state2"))
-    done = subprocess.run(
-        [sys.executable, "-m", "fsxnat_gui.cli", "watch", *args, "--once"],
-        env=env2, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "early: skipped, identical on the server" in done.stdout
-    assert writes(xnat) == before
+    return done.stdout
 
 
 def test_ctrl_c_during_a_hung_upload_stops_within_5_s(
