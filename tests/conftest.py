@@ -3,7 +3,7 @@
 - Qt runs offscreen unless the environment chose a platform (./dev.sh test uses Xvfb/xcb).
 - Every test gets an in-memory keyring unless it is marked `real_keyring` (those use the real
   Secret Service that ./dev.sh test starts in a private D-Bus session).
-- QSettings write under tmp_path, never into the user's configuration.
+- QSettings write under tmp_path, never into the user's configuration; $NETRC is a temp file.
 - `xnat` is a real XNAT-compatible server on 127.0.0.1 (fsxnat_gui.localxnat) with an owner and
   a read-only account, and a fault-injection handle.
 """
@@ -71,6 +71,18 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | N
         yield kr
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def isolated_netrc(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """$NETRC points at a file in a temp folder (absent until a test writes it): no test reads
+    or writes the user's ~/.netrc."""
+    path = tmp_path_factory.mktemp("netrc") / "netrc"
+    monkeypatch.setenv("NETRC", str(path))
+    monkeypatch.delenv("XNAT_USER", raising=False)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from fsxnat_gui.core import credentials, redact
+from fsxnat_gui.core import redact
 from fsxnat_gui.core.errors import (
     CredentialsInURL,
     FsXnatError,
@@ -23,7 +23,18 @@ from fsxnat_gui.core.errors import (
     TLSError,
 )
 from fsxnat_gui.core.http_errors import ca_bundle_problem
-from fsxnat_gui.core.login import Credentials, insecure_warning, make_client, saved_credentials
+from fsxnat_gui.core.login import (
+    NETRC,
+    PASSWORD_ENV,
+    USER_ENV,
+    Credentials,
+    FoundLogin,
+    check_expiry,
+    find_login,
+    insecure_warning,
+    make_client,
+    save_token_hint,
+)
 from fsxnat_gui.core.pyxnat_config import read_config
 from fsxnat_gui.core.units import human_bytes
 from fsxnat_gui.core.xnat import XnatClient
@@ -32,7 +43,10 @@ log = logging.getLogger(__name__)
 
 PROG = "fsxnat"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-PASSWORD_ENV = "XNAT_PASS"
+TOKEN_WARNING_S = 3600.0  # an import warns when its netrc token expires within the hour
+
+# Where this process's login came from (one command per process): a 401 then names the file.
+_found: list[tuple[FoundLogin, str]] = []
 
 
 class UsageError(FsXnatError):
@@ -47,7 +61,8 @@ def add_login_options(p: argparse.ArgumentParser) -> None:
     login.add_argument(
         "--user",
         metavar="NAME",
-        help=f"password from the OS keyring, else ${PASSWORD_ENV}, else a prompt",
+        help=f"login from ~/.netrc, else ${USER_ENV}/${PASSWORD_ENV}, else the OS keyring, "
+        "else a prompt",
     )
     login.add_argument(
         "--config", type=Path, metavar="FILE", help="pyxnat JSON config (server, user, password)"
@@ -55,18 +70,41 @@ def add_login_options(p: argparse.ArgumentParser) -> None:
     login.add_argument("--ca-bundle", type=Path, metavar="FILE", help="trust this CA bundle (PEM)")
 
 
-def login_for(url: str, user: str) -> Credentials:
-    """The login saved in the OS keyring (a password or an alias token the window stored),
-    then $XNAT_PASS, then a prompt when on a terminal."""
-    saved = saved_credentials(url, user)
-    if saved is not None:
-        log.info("login for %s from the keyring (%s)", user, credentials.backend_name())
-        return saved
-    if secret := os.environ.get(PASSWORD_ENV, ""):
-        return Credentials(user, secret)
-    if sys.stdin.isatty():
+def login_for(
+    url: str, user: str | None, err: TextIO | None = None, *, netrc: bool = True
+) -> Credentials:
+    """~/.netrc, then $XNAT_USER/$XNAT_PASS, then the OS keyring (`core.login.find_login`),
+    then a prompt when on a terminal. An expired netrc alias token fails here, before the server
+    is contacted; one that expires within the hour is a warning."""
+    found = find_login(url, user, netrc=netrc)
+    if found is not None:
+        if warning := check_expiry(found, url, TOKEN_WARNING_S):
+            print(f"{PROG}: warning: {warning}", file=err or sys.stderr)
+        _found[:] = [(found, url)]
+        return found.credentials
+    user = user or os.environ.get(USER_ENV) or None
+    if user and sys.stdin.isatty():
         return Credentials(user, getpass.getpass(f"XNAT password for {user} at {url}: "))
-    raise UsageError(f"no password: set {PASSWORD_ENV}, store it in the keyring, or use --config")
+    if not user:
+        raise UsageError(
+            f"give --user NAME (or set {USER_ENV}), or save a login in ~/.netrc: "
+            f"{save_token_hint(url, None)}"
+        )
+    raise UsageError(
+        f"no password: set {PASSWORD_ENV}, store it in the keyring, or use --config "
+        f"(on a cluster node: {save_token_hint(url, user)})"
+    )
+
+
+def auth_hint() -> str:
+    """For a refused login: the netrc file it came from and the fix ("" when not from one)."""
+    if not _found or _found[0][0].source != NETRC:
+        return ""
+    found, url = _found[0]
+    return (
+        f" The login came from {found.path}: if its alias token expired or was revoked, get a "
+        f"new one: {save_token_hint(url, None)}"
+    )
 
 
 def client_for(args: argparse.Namespace, err: TextIO) -> XnatClient:
@@ -80,7 +118,7 @@ def client_for(args: argparse.Namespace, err: TextIO) -> XnatClient:
         config = read_config(args.config)
         url, login, verify = config.server, Credentials(config.user, config.password), config.verify
     else:
-        if not args.server or not args.user:
+        if not args.server:
             raise UsageError("give --server URL and --user NAME, or --config FILE")
         try:
             url = redact.check_server_url(args.server)
@@ -92,7 +130,8 @@ def client_for(args: argparse.Namespace, err: TextIO) -> XnatClient:
             if problem is not None:
                 raise UsageError(bundle_advice(problem.kind, str(args.ca_bundle))) from None
             verify = str(args.ca_bundle)
-        login = login_for(url, args.user)
+        netrc = getattr(args, "use_netrc", True)
+        login = login_for(url, args.user, err, netrc=netrc)
     if verify is False:
         print(f"{PROG}: warning: {insecure_warning(url)}", file=err)
     return make_client(url, login.auth_user, login.secret, verify)

@@ -9,18 +9,19 @@ import sys
 from collections.abc import Sequence
 
 from fsxnat_gui import __version__
-from fsxnat_gui.cli import import_cmd, scan_cmd
+from fsxnat_gui.cli import import_cmd, login_cmd, merge_cmd, scan_cmd, slurm_cmd, watch_cmd
 from fsxnat_gui.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_USAGE,
     PROG,
     UsageError,
+    auth_hint,
     explain,
 )
-from fsxnat_gui.core.errors import FsXnatError
+from fsxnat_gui.core.errors import AuthError, FsXnatError
 
-COMMANDS = (scan_cmd, import_cmd)
+COMMANDS = (scan_cmd, import_cmd, watch_cmd, slurm_cmd, merge_cmd, login_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except FsXnatError as exc:
-        print(f"{PROG}: error: {explain(exc)}", file=sys.stderr)
+        hint = auth_hint() if isinstance(exc, AuthError) else ""
+        print(f"{PROG}: error: {explain(exc)}{hint}", file=sys.stderr)
         return EXIT_FAILED
     except BrokenPipeError:  # `fsxnat scan DIR | head`: the reader left, no complaint
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fsxnat_gui.core.archive import printable
 from fsxnat_gui.core.errors import ReportError
-from fsxnat_gui.core.model import RunReport, SubjectResult
+from fsxnat_gui.core.model import Level, ResultStatus, RunReport, SubjectResult
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,41 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
         "ok": report.ok,
         "subjects": [result_to_dict(r) for r in report.results],
     }
+
+
+def result_from_dict(row: dict[str, Any]) -> SubjectResult:
+    """A report row read back (as `result_from_dict(result_to_dict(r))` == r, names aside)."""
+    return SubjectResult(
+        subject=str(row.get("folder") or row["subject"]),
+        status=ResultStatus(row["status"]),
+        verified=bool(row.get("verified")),
+        files=int(row.get("files") or 0),
+        bytes=int(row.get("bytes") or 0),
+        uploaded_bytes=int(row.get("uploaded_bytes") or 0),
+        experiment_uri=str(row.get("experiment_uri") or ""),
+        resource_uri=str(row.get("resource_uri") or ""),
+        error=str(row.get("error") or ""),
+        detail=str(row.get("detail") or ""),
+        seconds=float(row.get("seconds") or 0.0),
+        left_out=tuple(str(w) for w in row.get("left_out") or ()),
+        subject_label=str(row.get("subject_label") or ""),
+        experiment=str(row.get("experiment") or ""),
+        resource=str(row.get("resource") or ""),
+        level=Level(row.get("level") or Level.EXPERIMENT.value),
+        match=str(row.get("match") or ""),
+    )
+
+
+def report_from_dict(data: dict[str, Any]) -> RunReport:
+    """A report written by `write_json`, read back; KeyError/ValueError/TypeError when it is not
+    one."""
+    return RunReport(
+        server=str(data["server"]),
+        project=str(data["project"]),
+        started=str(data["started"]),
+        finished=str(data["finished"]),
+        results=tuple(result_from_dict(r) for r in data["subjects"]),
+    )
 
 
 def write_json(report: RunReport, path: Path) -> None:

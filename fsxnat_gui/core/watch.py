@@ -11,6 +11,7 @@ up). A failed folder is tried again when it changes, or after `retry_after` seco
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,15 +19,29 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from fsxnat_gui.core import scan
 from fsxnat_gui.core.archive import walk_subject
-from fsxnat_gui.core.errors import ArchiveError, Cancelled, ScanError
-from fsxnat_gui.core.model import EntryKind, RunState, Subject, SubjectResult
+from fsxnat_gui.core.compare import compare, fetch_index
+from fsxnat_gui.core.errors import ArchiveError, Cancelled, FsXnatError, ScanError
+from fsxnat_gui.core.jobs import run_import
+from fsxnat_gui.core.map_rows import write_rows_for
+from fsxnat_gui.core.mapping import read_mapping
+from fsxnat_gui.core.model import (
+    EntryKind,
+    ImportPlan,
+    ResultStatus,
+    RunState,
+    Subject,
+    SubjectResult,
+    Target,
+)
+from fsxnat_gui.core.plan import PlanRefusedError, blocking_reasons, make_plan, resource_label
+from fsxnat_gui.core.xnat import XnatClient
 
 log = logging.getLogger(__name__)
 
@@ -215,3 +230,62 @@ def watch(
     except Cancelled:
         pass
     yield WatchEvent(WatchKind.STOPPED, "", "stopped")
+
+
+class BatchImport:
+    """`import_folders` for `watch`: a batch of ready folders planned as `fsxnat import` plans
+    them (resource label, matching, `mapping` rows, comparison, blocking reasons) and imported
+    with `run_import`. A batch that cannot be planned or run (the server unreachable, a refused
+    plan) is a failed result for each of its folders, tried again later. `only`: the folders
+    to import (all when empty)."""
+
+    def __init__(
+        self,
+        client: XnatClient,
+        target: Target,
+        cancel: threading.Event,
+        *,
+        resource: str | None = None,
+        mapping: Path | None = None,
+        only: Collection[str] = (),
+    ) -> None:
+        self.client, self.target, self.cancel = client, target, cancel
+        self.resource, self.mapping, self.only = resource, mapping, frozenset(only)
+
+    def __call__(self, ready: list[Subject]) -> Iterator[object]:
+        wanted = [s for s in ready if not self.only or s.name in self.only]
+        reported: set[str] = set()
+        try:
+            if not wanted:
+                return
+            chosen = [scan.measure(s) for s in wanted]
+            for event in run_import(self._plan(chosen), self.client, self.cancel):
+                if isinstance(event, SubjectResult):
+                    reported.add(event.subject)
+                yield event
+        except Cancelled:
+            raise
+        except FsXnatError as exc:
+            for s in wanted:
+                if s.name not in reported:
+                    yield SubjectResult(s.name, ResultStatus.FAILED, False, error=str(exc))
+
+    def _plan(self, chosen: list[Subject]) -> ImportPlan:
+        target = dataclasses.replace(self.target, resource=resource_label(chosen, self.resource))
+        index = fetch_index(self.client, target.project)
+        rows = {}
+        if self.mapping is not None:
+            names = [s.name for s in chosen]
+            with tempfile.TemporaryDirectory(prefix="fsxnat-watch-") as tmp:
+                batch = write_rows_for(self.mapping, names, Path(tmp) / "map.csv")
+                rows = read_mapping(batch, names, index)
+        the_plan = make_plan(chosen, target, rows, index=index)
+        the_plan = compare(the_plan, self.client, index=index)
+        if reasons := blocking_reasons(the_plan):
+            raise PlanRefusedError(reasons)
+        return the_plan
+
+
+def target_key(url: str, target: Target, resource: str | None) -> str:
+    """What a watch's state file is kept per (with the SUBJECTS_DIR): server, project, labels."""
+    return f"{url}|{target.project}|{resource or ''}|{target.experiment_template}"

@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 
 # Statuses a create-PUT inspects itself before the generic mapping (see XnatClient._refused).
 _OK_OR_REFUSED = frozenset((*OK, 400, 417, 422, *range(500, 600)))
+# A create-PUT also inspects 409: another importer created the same thing at the same moment.
+_CREATE_ANSWERS = _OK_OR_REFUSED | {409}
 _LOGGED_IN = re.compile(r"User '([^']+)' is logged in")
 _FILE_IN_URI = re.compile(r"/resources/[^/]+/files/(.+)$")
 
@@ -298,9 +300,7 @@ class XnatClient:
     def create_project(self, project: str) -> None:
         """Create the project (the creator becomes its owner); a no-op for its owner."""
         what = f"create the project {project}"
-        response = self._http.request(
-            "PUT", f"/data/projects/{seg(project)}", what=what, expected=_OK_OR_REFUSED
-        )
+        response = self._create(f"/data/projects/{seg(project)}", what)
         if response.status_code not in OK:
             raise self._refused(response, what, "project ID", project)
 
@@ -333,6 +333,21 @@ class XnatClient:
             )
         return experiments
 
+    def _create(
+        self, path: str, what: str, *, params: dict[str, str] | None = None, retry: bool = True
+    ) -> requests.Response:
+        """A create-PUT. A 409 means another importer created it at the same moment (XNAT
+        answers 200 or 409 then): asked once more, the PUT finds it (200 and its ID)."""
+        response = self._http.request(
+            "PUT", path, what=what, params=params, expected=_CREATE_ANSWERS, retry=retry
+        )
+        if response.status_code == 409:
+            log.info("%s: 409, asking again (created at the same moment?)", what)
+            response = self._http.request(
+                "PUT", path, what=what, params=params, expected=_CREATE_ANSWERS, retry=retry
+            )
+        return response
+
     def _refused(self, response: requests.Response, what: str, noun: str, label: str) -> XnatError:
         """The error for a refused PUT: XNAT reports bad labels late and vaguely (400, 417, or a
         bare 500 at save time), so name the label and the rule when the label breaks it."""
@@ -354,11 +369,9 @@ class XnatClient:
     def ensure_subject(self, project: str, label: str) -> str:
         """The subject's accession ID, creating it if needed (201 new, 200 existing)."""
         what = f"create the subject {label} in {project}"
-        response = self._http.request(
-            "PUT",
+        response = self._create(
             f"/data/projects/{seg(project)}/subjects/{seg(label)}",
-            what=what,
-            expected=_OK_OR_REFUSED,
+            what,
             retry=label_problem(label) is None,
         )
         if response.status_code == 422:
@@ -371,12 +384,10 @@ class XnatClient:
         """The MR session's accession ID, creating it (xnat:mrSessionData) if needed."""
         what = f"create the experiment {label} in {project}"
         path = f"/data/projects/{seg(project)}/subjects/{seg(subject)}/experiments/{seg(label)}"
-        response = self._http.request(
-            "PUT",
+        response = self._create(
             path,
-            what=what,
+            what,
             params={"xsiType": "xnat:mrSessionData"},
-            expected=_OK_OR_REFUSED,
             retry=label_problem(label) is None and label_problem(subject) is None,
         )
         if response.status_code not in OK:

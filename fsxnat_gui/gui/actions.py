@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox, QToolBar
 from fsxnat_gui import APP_DISPLAY_NAME, __version__
 from fsxnat_gui.core import credentials
 from fsxnat_gui.gui.icons import icon
+from fsxnat_gui.gui.watch_controller import WATCH_TEXT
 
 
 class Actions(QObject):
@@ -99,6 +100,8 @@ class Actions(QObject):
             "cancelAction",
             "Stop the running import",
         )
+        self.watch = self._action("&Watch this folder", "running", None, "watchAction", WATCH_TEXT)
+        self.watch.setCheckable(True)
         self.about = self._action("&About", "about", None, "aboutAction", "About")
         self.about.triggered.connect(self._on_about_triggered)
         self._build_menus()
@@ -140,7 +143,16 @@ class Actions(QObject):
             ),
             (
                 "&Server",
-                (self.login, self.logout, None, self.demo, None, self.import_, self.cancel),
+                (
+                    self.login,
+                    self.logout,
+                    None,
+                    self.demo,
+                    None,
+                    self.import_,
+                    self.cancel,
+                    self.watch,
+                ),
             ),
         ):
             menu = bar.addMenu(title)

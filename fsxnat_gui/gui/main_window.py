@@ -7,15 +7,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QStandardPaths, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QStandardPaths, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QSplitter,
-    QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -23,6 +20,7 @@ from fsxnat_gui.core.login import ClientFactory, make_client
 from fsxnat_gui.core.model import ImportPlan, RunReport
 from fsxnat_gui.gui import file_dialogs, questions, tasks
 from fsxnat_gui.gui.actions import Actions
+from fsxnat_gui.gui.central import CentralArea
 from fsxnat_gui.gui.demo_bar import DemoBar
 from fsxnat_gui.gui.icons import app_icon, icon
 from fsxnat_gui.gui.import_controller import ImportController
@@ -34,10 +32,11 @@ from fsxnat_gui.gui.runner import JobQueue, JobRunner
 from fsxnat_gui.gui.scan_controller import ScanController
 from fsxnat_gui.gui.session import Session
 from fsxnat_gui.gui.session_controller import SessionController
-from fsxnat_gui.gui.settings import Key, Settings
+from fsxnat_gui.gui.settings import Settings
 from fsxnat_gui.gui.subjects_panel import SubjectsPanel, named
 from fsxnat_gui.gui.target_panel import TargetPanel
 from fsxnat_gui.gui.ui_state import DEMO_LABEL, Phase, UiState
+from fsxnat_gui.gui.watch_controller import WatchController
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +106,7 @@ class MainWindow(QMainWindow):
         self.files = file_dialogs.FileCommands(
             self, self.sessions, self.imports, lambda: self.state.session, lambda: self.scans.root
         )
+        self.watcher = WatchController(factory, self)
         self._wire()
         self._restore()
         app = QCoreApplication.instance()
@@ -116,28 +116,14 @@ class MainWindow(QMainWindow):
         self.sessions.auto_login()
 
     def _build_central(self) -> None:
-        self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.top_splitter.setObjectName("topSplitter")
-        self.top_splitter.addWidget(self.subjects_panel)
-        self.top_splitter.addWidget(self.target_panel)
-        self.top_splitter.setStretchFactor(0, 5)
-        self.top_splitter.setStretchFactor(1, 4)
-        self.bottom_tabs = QTabWidget()
-        self.bottom_tabs.setObjectName("bottomTabs")
-        self.bottom_tabs.addTab(self.progress, icon("running"), "&Transfers")
-        self.bottom_tabs.addTab(self.log_view, "&Log")
-        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.main_splitter.setObjectName("mainSplitter")
-        self.main_splitter.addWidget(self.top_splitter)
-        self.main_splitter.addWidget(self.bottom_tabs)
-        self.main_splitter.setStretchFactor(0, 3)
-        self.main_splitter.setStretchFactor(1, 2)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.demo_bar)
-        layout.addWidget(self.message_bar)
-        layout.addWidget(self.main_splitter, 1)
-        self.setCentralWidget(central)
+        self.central = CentralArea(
+            self.subjects_panel,
+            self.target_panel,
+            self.progress,
+            self.log_view,
+            (self.demo_bar, self.message_bar),
+        )
+        self.setCentralWidget(self.central)
         self.activity_label = QLabel()
         named(self.activity_label, "activityLabel", "Background activity")
         self.login_state_label = QLabel()
@@ -176,6 +162,8 @@ class MainWindow(QMainWindow):
         self.progress.retry_requested.connect(self.retry_failed)
         self.progress.open_requested.connect(self._on_open_requested)
         self.progress.save_requested.connect(self.files.save_report)
+        a.watch.toggled.connect(self._on_watch_toggled)
+        self.watcher.stopped.connect(self._on_watch_stopped)
         self.jobs.job_started.connect(self._on_job_started)
         self.jobs.job_finished.connect(self._on_job_finished)
 
@@ -200,15 +188,12 @@ class MainWindow(QMainWindow):
             part.notice.connect(self.notify)
             part.failed.connect(self.message_bar.tell_failure)
 
-    def _splitters(self) -> dict[str, QSplitter]:
-        return {Key.MAIN_SPLITTER: self.main_splitter, Key.TOP_SPLITTER: self.top_splitter}
-
     def _restore(self) -> None:
-        self.settings.restore_window(self, self._splitters())
+        self.settings.restore_window(self, self.central.splitters())
         self.target_panel.restore(self.settings)
 
     def _save(self) -> None:
-        self.settings.save_window(self, self._splitters())
+        self.settings.save_window(self, self.central.splitters())
         demo = self.state.session is not None and self.state.session.demo
         self.target_panel.save(self.settings, project=not demo)  # the demo's is never kept
         self.settings.sync()
@@ -234,6 +219,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(not importing)
         self.setAcceptDrops(not importing)
         a.logout.setEnabled(logged_in and not importing)
+        a.watch.setEnabled(logged_in or a.watch.isChecked())
         can_import, text, tip = st.import_button()
         a.import_.setEnabled(can_import)
         a.cancel.setEnabled(st.phase is Phase.IMPORTING)
@@ -261,6 +247,26 @@ class MainWindow(QMainWindow):
         return questions.ask(self, title, text)
 
     # --- what the parts report -------------------------------------------------------------
+
+    @Slot(bool)
+    def _on_watch_toggled(self, on: bool) -> None:
+        target, root = self.target_panel.target(), self.scans.root
+        resource = self.target_panel.resource_typed()
+        if why := self.watcher.toggle(on, self.session, root, target, resource):
+            self.notify(Level.WARNING, why)
+            self.actions.watch.setChecked(False)
+        elif on:
+            self.notify(
+                Level.INFO,
+                f"Watching {root}: each subject is imported into "
+                f"{target.project} when its recon-all finishes (see the Log tab).",
+            )
+
+    @Slot(str)
+    def _on_watch_stopped(self, why: str) -> None:
+        if why:
+            self.notify(Level.ERROR, f"The watch stopped: {why}")
+        self.actions.watch.setChecked(False)
 
     @Slot(str)
     def _on_job_started(self, name: str) -> None:
@@ -320,6 +326,8 @@ class MainWindow(QMainWindow):
         self.state.known_servers = bool(self.settings.profiles)
         if session is not None:
             self.message_bar.clear()
+        else:
+            self.actions.watch.setChecked(False)  # the watch used that login
         self._on_inputs_changed()
         self.login_changed.emit()
 
@@ -353,7 +361,7 @@ class MainWindow(QMainWindow):
         self.state.has_report = False
         self.message_bar.clear()
         self.progress.start([(i.subject.name, i.subject.bytes or 0) for i in the_plan.items])
-        self.bottom_tabs.setCurrentWidget(self.progress)
+        self.central.bottom_tabs.setCurrentWidget(self.progress)
         self._set_phase(Phase.IMPORTING)
 
     @Slot(object)
@@ -486,6 +494,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self.imports.stop()
+        self.watcher.stop()
         self.jobs.close()
         if not self.runner.shutdown():
             log.error("The worker thread did not stop in time")

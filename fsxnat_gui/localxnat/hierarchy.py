@@ -6,8 +6,11 @@ Each route takes the `Call` and the path's identifiers; what lies below an exper
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import sqlite3
+from collections.abc import Iterator
 
 from . import pages, resources
 from .exchange import Call, HttpError, Response, text
@@ -102,13 +105,14 @@ def project(call: Call, pid: str) -> Response:
     if clash:
         raise HttpError(409, _clash_message(clash))
     assert user is not None
-    store.create_project(
-        pid,
-        name=name,
-        secondary_id=secondary,
-        description=fields.get("description", ""),
-        owner=user,
-    )
+    with _created_meanwhile(f"The project {pid}"):
+        store.create_project(
+            pid,
+            name=name,
+            secondary_id=secondary,
+            description=fields.get("description", ""),
+            owner=user,
+        )
     log.info("project %s created by %s", pid, user)
     return Response(200)
 
@@ -217,7 +221,18 @@ def subject(call: Call, pid: str, label: str) -> Response:
         return text(existing.id)
     _check_label(label, "xnat:subjectData/label")
     assert user is not None
-    return text(store.create_subject(found_project.id, label, user).id, 201)
+    with _created_meanwhile(f"The subject {label}"):
+        return text(store.create_subject(found_project.id, label, user).id, 201)
+
+
+@contextlib.contextmanager
+def _created_meanwhile(what: str) -> Iterator[None]:
+    """Two requests creating the same thing at the same moment: the second one's insert fails;
+    XNAT answers 409 then."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise HttpError(409, f"{what} was created by another request at the same time.") from None
 
 
 def subject_by_id(call: Call, sid: str) -> Response:
@@ -327,17 +342,18 @@ def _put_experiment(call: Call, pid: str, label: str, subject_label: str | None)
         raise HttpError(404, "Unable to identify subject")
     _check_label(label, "xnat:experimentData/label")
     assert user is not None
-    if found_subject is None:
-        _check_label(subject_label, "xnat:subjectData/label")
-        found_subject = store.create_subject(found_project.id, subject_label, user)
-    created = store.create_experiment(
-        found_project.id,
-        found_subject.id,
-        label,
-        xsi_type=req.query["xsiType"],
-        date=req.query.get("date", ""),
-        user=user,
-    )
+    with _created_meanwhile(f"The experiment {label}"):
+        if found_subject is None:
+            _check_label(subject_label, "xnat:subjectData/label")
+            found_subject = store.create_subject(found_project.id, subject_label, user)
+        created = store.create_experiment(
+            found_project.id,
+            found_subject.id,
+            label,
+            xsi_type=req.query["xsiType"],
+            date=req.query.get("date", ""),
+            user=user,
+        )
     log.info("experiment %s (%s) created in %s", label, created.id, found_project.id)
     return text(created.id, 201)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from slurm_cluster import Cluster
 
-from fsxnat_gui.core.slurm import ArrayPlan, SlurmError, array_script, submit
+from fsxnat_gui.core.slurm import ArrayPlan, SlurmError, array_script, submit, time_seconds
 
 # A stand-in task: records its folder, when it ran, and whether it saw a secret.
 TASK = (
@@ -84,9 +84,33 @@ def test_the_array_runs_throttled_after_a_dependency_then_merges(
     gate_done = float((tmp_path / "gate-done").read_text())
     assert all(r["start"] >= gate_done - 0.5 for r in reports)  # afterok: after the gate
     assert not any(r["secret_seen"] for r in reports)
-    # never more than 2 at once (at each task's start, count the tasks running then)
+    # never more than 2 at once (counted at each start: one task may overlap two that follow
+    # each other)
     for r in reports:
         running = [o for o in reports if o["start"] <= r["start"] < o["end"]]
         assert len(running) <= 2
     assert (p.run_dir / "merged").read_text().split() == ["a.json", "b.json", "c.json"]
     assert (p.run_dir / "jobs.txt").read_text().startswith(f"array {jobs.array_job}")
+
+
+@pytest.mark.parametrize(
+    ("limit", "seconds"),
+    [("30", 1800), ("30:15", 1815), ("02:00:00", 7200), ("1-12", 129600), ("2-00:30:00", 174600)],
+)
+def test_slurm_times(limit: str, seconds: float) -> None:
+    assert time_seconds(limit) == seconds
+
+
+def test_a_report_reads_back_as_written(tmp_path: Path) -> None:
+    from fsxnat_gui.core import report
+    from fsxnat_gui.core.model import Level, ResultStatus, RunReport, SubjectResult
+
+    written = RunReport("http://h:8080", "P", "2026-01-01T00:00:00", "2026-01-01T00:01:00", (
+        SubjectResult("s1", ResultStatus.IMPORTED, True, 3, 100, 90, "/e", "/r", seconds=1.5,
+                      left_out=("x: not included",), subject_label="s1", experiment="s1_MR1",
+                      resource="FREESURFER7", match="new"),
+        SubjectResult("b", ResultStatus.FAILED, False, error="no", level=Level.SUBJECT),
+    ))  # fmt: skip
+    report.write_json(written, tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert report.report_from_dict(data) == written

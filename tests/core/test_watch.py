@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from fsxnat_gui.core.model import ResultStatus, Subject, SubjectResult
 from fsxnat_gui.core.watch import Watcher, WatchEvent, WatchKind, WatchState, state_path, watch
@@ -102,3 +103,34 @@ def test_state_files_are_per_folder_and_target(tmp_path: Path, monkeypatch) -> N
     assert a.parent == tmp_path / "fsxnat"
     assert a != state_path(tmp_path / "sd", "https://x|Q|FREESURFER7")
     assert a != state_path(tmp_path / "other", "https://x|P|FREESURFER7")
+
+
+def test_a_batch_is_imported_as_fsxnat_import_would_with_its_rows_of_the_map(
+    xnat: Any, tmp_path: Path
+) -> None:
+    from fsxnat_gui.core import scan
+    from fsxnat_gui.core.model import Target
+    from fsxnat_gui.core.watch import BatchImport
+    from fsxnat_gui.core.xnat import XnatClient
+
+    sd = tmp_path / "sd"
+    make_subject(sd, "s1")
+    mapping = tmp_path / "map.csv"  # rows for folders not in this batch, even not there yet
+    mapping.write_text(
+        "folder,subject,experiment,resource\ns1,renamed,renamed_MR1,\nlater,x,x_MR1,\n"
+    )
+    with XnatClient(xnat.url, xnat.user, xnat.password) as client:
+        batch = BatchImport(
+            client, Target("B", create_project=True), threading.Event(), mapping=mapping
+        )
+        events = list(batch([scan.classify(sd / "s1")]))
+        results = [e for e in events if isinstance(e, SubjectResult)]
+        assert [(r.subject, r.on_server, r.experiment) for r in results] == [
+            ("s1", True, "renamed_MR1")
+        ]
+        assert list(client.list_experiments("B")) == ["renamed_MR1"]
+        # a batch that cannot be planned fails each folder with the reason; nothing raised
+        offline = BatchImport(client, Target("NOPE"), threading.Event())
+        [failed] = [e for e in offline([scan.classify(sd / "s1")]) if isinstance(e, SubjectResult)]
+        assert failed.status is ResultStatus.FAILED
+        assert failed.error
