@@ -65,6 +65,22 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(run=cmd_import)
 
 
+def target_for(args: argparse.Namespace, resource: str) -> Target:
+    """The Target the target options say (with this resource label)."""
+    return Target(
+        project=args.project,
+        experiment_template=args.experiment_label,
+        resource=resource,
+        on_existing=OnExisting(args.on_existing),
+        create_project=args.create_project,
+        resource_format=args.resource_format,
+        resource_content=args.resource_content,
+        resource_tags=args.resource_tags,
+        existing_only=args.existing_only,
+        folder_pattern=args.folder_pattern,
+    )
+
+
 def add_target_options(p: argparse.ArgumentParser) -> None:
     """Where the files go: shared by import, slurm and watch."""
     where = p.add_argument_group("where the files go")
@@ -231,18 +247,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             resource = resource_label(chosen, args.resource or None)
         except LabelError as exc:
             raise UsageError(str(exc)) from None
-        target = Target(
-            project=args.project,
-            experiment_template=args.experiment_label,
-            resource=resource,
-            on_existing=OnExisting(args.on_existing),
-            create_project=args.create_project,
-            resource_format=args.resource_format,
-            resource_content=args.resource_content,
-            resource_tags=args.resource_tags,
-            existing_only=args.existing_only,
-            folder_pattern=args.folder_pattern,
-        )
+        target = target_for(args, resource)
         info = client.login()
         print(
             f"{client.url} (XNAT {info.version or 'version unknown'}), logged in as {info.user}",

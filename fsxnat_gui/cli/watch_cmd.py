@@ -21,11 +21,11 @@ from fsxnat_gui.cli.common import (
     add_login_options,
     client_for,
 )
-from fsxnat_gui.cli.import_cmd import add_target_options
+from fsxnat_gui.cli.import_cmd import add_target_options, target_for
 from fsxnat_gui.cli.run_view import ctrl_c_cancels, result_line
 from fsxnat_gui.core import watch
 from fsxnat_gui.core.errors import FsXnatError
-from fsxnat_gui.core.model import OnExisting, SubjectResult, Target
+from fsxnat_gui.core.model import SubjectResult
 
 
 def add_parser(commands: Any) -> None:
@@ -52,21 +52,6 @@ def add_parser(commands: Any) -> None:
     )
     loop.add_argument("--once", action="store_true", help="import what is finished now, then stop")
     p.set_defaults(run=cmd_watch)
-
-
-def target_for(args: argparse.Namespace, resource: str) -> Target:
-    return Target(
-        project=args.project,
-        experiment_template=args.experiment_label,
-        resource=resource,
-        on_existing=OnExisting(args.on_existing),
-        create_project=args.create_project,
-        resource_format=args.resource_format,
-        resource_content=args.resource_content,
-        resource_tags=args.resource_tags,
-        existing_only=args.existing_only,
-        folder_pattern=args.folder_pattern,
-    )
 
 
 def stamp() -> str:

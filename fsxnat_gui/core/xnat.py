@@ -167,49 +167,6 @@ class XnatClient:
     def __repr__(self) -> str:
         return f"XnatClient(url={self.url!r}, user={self.user!r})"
 
-    @classmethod
-    def from_config(cls, path: Path) -> XnatClient:
-        """A client from a pyxnat JSON config file: `server`, `user`, `password`, optional `verify`.
-
-        Unlike pyxnat, a string `verify` is used as the path of a CA bundle (pyxnat turns it into
-        True and silently ignores the file); only JSON true/false switch checking on or off.
-        """
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise XnatError(f"The configuration file {path} does not exist.") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "it is not UTF-8 text"
-            raise XnatError(f"The configuration file {path} cannot be read ({reason}).") from None
-        try:
-            config = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise XnatError(
-                f"The configuration file {path} is not valid JSON (line {exc.lineno}, "
-                f"column {exc.colno})."
-            ) from None
-        if not isinstance(config, dict):
-            raise XnatError(f"The configuration file {path} must hold a JSON object.")
-        missing = [k for k in ("server", "user", "password") if not isinstance(config.get(k), str)]
-        if missing:
-            raise XnatError(
-                f"The configuration file {path} lacks {', '.join(missing)} "
-                "(server, user and password are required, as text)."
-            )
-        verify = config.get("verify", True)
-        if not isinstance(verify, bool | str):
-            raise XnatError(
-                f"In {path}, verify must be true, false or the path of a CA bundle file."
-            )
-        if isinstance(verify, str) and not Path(verify).expanduser().exists():
-            raise XnatError(
-                f"In {path}, verify names the CA bundle file {verify}, which does not exist."
-            )
-        if isinstance(verify, str):
-            verify = str(Path(verify).expanduser())
-        return cls(config["server"], config["user"], config["password"], verify=verify)
-
     # --- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
