@@ -470,7 +470,7 @@ def test_sessions_expire_mid_batch(
 def test_slow_listing_fails_that_subject_clearly(subjects: list[Subject], xnat: Any) -> None:
     with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 0.3)) as client:
         plan = plan_for(subjects[:2], client)
-        xnat.faults.add("slow", method="GET", path_regex=r"/resources$", delay=1.0)
+        xnat.faults.add("slow", method="GET", path_regex=r"sub-01_MR1/resources$", delay=1.0)
         r = run(plan, client)
     assert r.status() == {"sub-01": "failed", "sub-02": "imported"}
     assert "did not answer within 0.3 s" in r.results["sub-01"].error
