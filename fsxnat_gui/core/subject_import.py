@@ -261,7 +261,7 @@ class SubjectImport:
             expected = {m.path: (m.size, m.md5) for m in result.manifest}
             yield from self._upload_until_verified(result.path, expected)
         finally:
-            zip_path.unlink(missing_ok=True)
+            self.ctx.transfers.discard(zip_path)
 
     def _delete_old(self) -> None:
         item = self.item

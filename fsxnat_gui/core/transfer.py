@@ -28,9 +28,9 @@ import threading
 import time
 from collections.abc import Generator
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import BinaryIO, Literal, TypeVar, cast
 
-from fsxnat_gui.core import archive
+from fsxnat_gui.core import archive, zipstream
 from fsxnat_gui.core.compression import Compression
 from fsxnat_gui.core.errors import Cancelled
 from fsxnat_gui.core.model import PlanItem, Progress
@@ -68,6 +68,23 @@ def zip_room(item: PlanItem) -> int:
 _END = None  # a helper thread's last message
 
 
+def _make_zip(
+    item: PlanItem, zip_path: Path, cancel: threading.Event, deflate: bool
+) -> Generator[Progress, None, tuple[archive.ArchiveResult, zipstream.StoredZip | None]]:
+    """The subject's zip: stored, it is only described now and made while it is sent
+    (core/zipstream.py); deflated (or too big to stream), it is written to `zip_path`."""
+    subject = item.subject
+    if not deflate:
+        stored = yield from zipstream.prepare(subject.path, cancel, total_hint=subject.bytes)
+        if stored is not None:
+            return dataclasses.replace(stored.result, path=zip_path), stored
+    archive.free_space_for(zip_path.parent, zip_room(item))
+    zipping = archive.zip_subject(
+        subject.path, zip_path, cancel, total_hint=subject.bytes, deflate=deflate
+    )
+    return (yield from zipping), None
+
+
 class _Upload(threading.Thread):
     """`client.upload_zip` in a helper thread; `messages` gets `(sent, total)` as bytes go,
     then _END.
@@ -85,6 +102,7 @@ class _Upload(threading.Thread):
         item: PlanItem,
         zip_path: Path,
         compression: Compression,
+        stored: zipstream.StoredZip | None,
     ) -> None:
         super().__init__(name=f"fsxnat-upload-{item.subject.name}", daemon=True)
         self.stop = threading.Event()
@@ -92,6 +110,7 @@ class _Upload(threading.Thread):
         self.error: BaseException | None = None
         self._args = (client, project, item, zip_path)
         self._compression = compression
+        self._stored = stored
         self._first: float | None = None
 
     def _on_bytes(self, done: int, total: int) -> None:
@@ -104,16 +123,16 @@ class _Upload(threading.Thread):
 
     def run(self) -> None:
         client, project, item, zip_path = self._args
+        where = (project, item.experiment_label, item.resource_label, zip_path)
+        # the resource is new or empty: a duplicate is an error (overwrite=False)
         try:
-            client.upload_zip(
-                project,
-                item.experiment_label,
-                item.resource_label,
-                zip_path,
-                overwrite=False,  # the resource is new or empty: a duplicate is an error
-                cancel=self.stop,
-                on_bytes=self._on_bytes,
-            )
+            if self._stored is None:
+                client.upload_zip(*where, cancel=self.stop, on_bytes=self._on_bytes)
+            else:
+                # the zip is made while it is read (ZipReader: read and seek(0) as a file)
+                reader = cast(BinaryIO, self._stored.open())
+                size = self._stored.size
+                client.upload_body(*where, reader, size, cancel=self.stop, on_bytes=self._on_bytes)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
@@ -121,8 +140,8 @@ class _Upload(threading.Thread):
 
 
 class _ZipAhead(threading.Thread):
-    """`archive.zip_subject` of a subject ahead of its turn; `events` gets its progress, then
-    _END. `stop` aborts it (the zip is then deleted by zip_subject)."""
+    """`_make_zip` of a subject ahead of its turn; `events` gets its progress, then _END.
+    `stop` aborts it (a zip on disk is then deleted by zip_subject)."""
 
     def __init__(self, item: PlanItem, zip_path: Path, deflate: bool) -> None:
         super().__init__(name=f"fsxnat-zip-{item.subject.name}", daemon=True)
@@ -133,21 +152,16 @@ class _ZipAhead(threading.Thread):
         self.started = time.time()  # files modified after this make the zip stale
         self.events: queue.SimpleQueue[Progress | None] = queue.SimpleQueue()
         self.result: archive.ArchiveResult | None = None
+        self.stored: zipstream.StoredZip | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        steps = archive.zip_subject(
-            self.item.subject.path,
-            self.zip_path,
-            self.stop,
-            total_hint=self.item.subject.bytes,
-            deflate=self.deflate,
-        )
+        steps = _make_zip(self.item, self.zip_path, self.stop, self.deflate)
         try:
             while True:
                 self.events.put(next(steps))
         except StopIteration as done:
-            self.result = done.value
+            self.result, self.stored = done.value
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
@@ -173,6 +187,7 @@ class Transfers:
         self.compression = Compression()
         self._lock = threading.Lock()
         self._ahead: _ZipAhead | None = None
+        self._streams: dict[Path, zipstream.StoredZip] = {}  # zips sent as they are made
 
     def close(self) -> None:
         self.drop_ahead()
@@ -236,20 +251,28 @@ class Transfers:
         if _changed_since(item, ahead.result, ahead.started):
             log.info("%s changed after it was zipped ahead: zipping it again", item.subject.name)
             return (yield from self._zip_now(item, zip_path))
+        self._keep(zip_path, ahead.stored)
         return ahead.result
 
     def _zip_now(
         self, item: PlanItem, zip_path: Path
     ) -> Generator[Progress, None, archive.ArchiveResult]:
-        archive.free_space_for(self.workdir, zip_room(item))
-        zipping = archive.zip_subject(
-            item.subject.path,
-            zip_path,
-            self.cancel,
-            total_hint=item.subject.bytes,
-            deflate=self.compression.deflate(item.subject.path),
-        )
-        return (yield from relay(zipping, item.subject.name))
+        deflate = self.compression.deflate(item.subject.path)
+        zipping = _make_zip(item, zip_path, self.cancel, deflate)
+        result, stored = yield from relay(zipping, item.subject.name)
+        self._keep(zip_path, stored)
+        return result
+
+    def _keep(self, zip_path: Path, stored: zipstream.StoredZip | None) -> None:
+        if stored is not None:
+            with self._lock:
+                self._streams[zip_path] = stored
+
+    def discard(self, zip_path: Path) -> None:
+        """The subject is done with its zip: delete it (or forget the streamed one)."""
+        with self._lock:
+            self._streams.pop(zip_path, None)
+        zip_path.unlink(missing_ok=True)
 
     def _next(self, messages: queue.SimpleQueue[_T]) -> _T | Literal[False]:
         """The helper thread's next message; False when none came within CANCEL_CHECK_S.
@@ -268,8 +291,9 @@ class Transfers:
         CANCEL_CHECK_S while the server processes); returns the bytes sent. Raises what the
         upload raised, `Cancelled`, or `CancelledWhileProcessing` when every byte was sent and
         the server did not answer within CANCEL_GRACE_S of the cancel."""
-        upload = _Upload(self.client, self.project, item, zip_path, self.compression)
-        sent, total = 0, zip_path.stat().st_size
+        stored = self._streams.get(zip_path)
+        upload = _Upload(self.client, self.project, item, zip_path, self.compression, stored)
+        sent, total = 0, stored.size if stored is not None else zip_path.stat().st_size
         last_byte: float | None = None
         upload.start()
         try:

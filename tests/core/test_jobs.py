@@ -4,6 +4,7 @@ resources, resume, cancel, and every injected fault (recovered, or that subject 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -349,8 +350,15 @@ def test_cancel_mid_upload(
 
 
 def test_next_subject_is_zipped_while_the_current_one_uploads(
-    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+    subjects: list[Subject],
+    client: XnatClient,
+    xnat: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """sub-02's zip is made (stored: read, described, ready to stream) by the zip-ahead thread
+    while sub-01 is on the server."""
+    caplog.set_level(logging.INFO, logger="fsxnat_gui.core")
     xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.5)  # sub-01's upload
     workdir = tmp_path / "work"
     seen_ahead: list[str] = []
@@ -358,7 +366,12 @@ def test_next_subject_is_zipped_while_the_current_one_uploads(
     def during_sub01_upload(event: Event, cancel: threading.Event) -> None:
         processing = isinstance(event, Progress) and event.stage is Stage.PROCESSING
         if processing and event.item == "sub-01" and not seen_ahead:
-            seen_ahead.extend(p.name for p in workdir.glob("*/00001.zip"))  # sub-02's
+            seen_ahead.extend(
+                r.getMessage().split(":")[0]
+                for r in caplog.records
+                if r.threadName == "fsxnat-zip-sub-02"
+                and r.getMessage().startswith(("ready to stream", "zipped"))
+            )
 
     r = run(
         plan_for(subjects, client),
@@ -368,7 +381,7 @@ def test_next_subject_is_zipped_while_the_current_one_uploads(
         on_event=during_sub01_upload,
     )
     assert set(r.status().values()) == {"imported"}
-    assert seen_ahead == ["00001.zip"], "sub-02 was zipped while sub-01 was on the server"
+    assert seen_ahead == ["ready to stream sub-02"], "zipped while sub-01 was on the server"
     for subject in subjects:
         assert server_files(client, f"{subject.name}_MR1") == local_files(subject)
     assert list(workdir.iterdir()) == []
