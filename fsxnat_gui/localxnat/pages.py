@@ -82,13 +82,24 @@ def tomcat_page(status: int, message: str) -> bytes:
     ).encode()
 
 
-def gateway_timeout_page() -> bytes:
-    """What an nginx reverse proxy answers when XNAT took longer than its read timeout."""
+def nginx_page(status: int, title: str) -> bytes:
+    """What an nginx reverse proxy answers for its own errors (e.g. 504 Gateway Time-out)."""
+    head = f"{status} {title}"
     return (
-        b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
-        b"<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n"
-        b"</body>\r\n</html>\r\n"
-    )
+        f"<html>\r\n<head><title>{head}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{head}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def echo_page(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """A proxy's error page that quotes request headers verbatim (credentials included)."""
+    lines = "".join(f"{name}: {value}\n" for name, value in headers)
+    return (
+        f"<html><head><title>Error {status}</title></head><body><h1>Error {status}</h1>"
+        "<p>The upstream server could not handle the request.</p>"
+        f"<pre>Request headers:\n{lines}</pre></body></html>\n"
+    ).encode()
 
 
 def login_page(error: str | None = None) -> bytes:

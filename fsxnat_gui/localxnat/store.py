@@ -1,7 +1,9 @@
 """Metadata (SQLite) and archive layout of the local XNAT server.
 
-Files live where XNAT keeps them: `<root>/<PROJECT>/arc001/<EXPERIMENT_LABEL>/RESOURCES/<label>/`
-with `<label>_catalog.xml` beside them. Metadata is in `<root>/.localxnat.sqlite`, so a server
+Files live where XNAT keeps them (xnat-rest.md §5): experiment resources in
+`<root>/<PROJECT>/arc001/<EXPERIMENT_LABEL>/RESOURCES/<label>/`, subject resources in
+`<root>/<PROJECT>/subjects/<SUBJECT_LABEL>/<label>/`, each with `<label>_catalog.xml` beside its
+files. Metadata is in `<root>/.localxnat.sqlite`, so a server
 restarted on the same root still knows every project, subject, experiment, resource and file.
 All access goes through one connection guarded by one lock.
 """
@@ -14,7 +16,8 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     id TEXT PRIMARY KEY, project TEXT, subject_id TEXT, label TEXT, xsi_type TEXT, date TEXT,
     insert_date TEXT, insert_user TEXT, UNIQUE (project, label));
 CREATE TABLE IF NOT EXISTS resources (
+    -- experiment_id is the owner: an experiment's or (subject-level resources) a subject's id
     id INTEGER PRIMARY KEY, experiment_id TEXT, label TEXT, format TEXT, content TEXT,
     tags TEXT, description TEXT, file_count INTEGER, file_size INTEGER,
     UNIQUE (experiment_id, label));
@@ -86,12 +90,19 @@ class Experiment:
     insert_user: str
 
 
+SUBJECT_LEVEL = "subject"
+EXPERIMENT_LEVEL = "experiment"
+
+
 @dataclass(frozen=True)
 class Resource:
+    """A resource of an experiment or (`level` "subject") of a subject."""
+
     id: int
-    experiment_id: str
+    owner_id: str  # the experiment's or subject's accession id
     project: str
-    experiment_label: str
+    owner_label: str
+    level: str  # EXPERIMENT_LEVEL or SUBJECT_LEVEL
     label: str
     format: str
     content: str
@@ -156,6 +167,18 @@ class Store:
         with self.lock:
             self._db.execute(sql, tuple(args))
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Hold the lock and batch the statements into one commit (one WAL write, not one per
+        row); what ran before an error is committed too, as it would be statement by statement.
+        """
+        with self.lock:
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
     def _next(self, kind: str) -> int:
         """Next value of a counter that never goes back, even after deletions."""
         with self.lock:
@@ -207,9 +230,10 @@ class Store:
 
     def delete_project(self, pid: str, *, remove_files: bool) -> None:
         with self.lock:
-            for experiment in self.experiments(project=pid):
+            for subject in self.subjects(pid):
+                self.delete_subject(subject, remove_files=remove_files)
+            for experiment in self.experiments(project=pid):  # none left, unless orphaned
                 self.delete_experiment(experiment, remove_files=remove_files)
-            self._exec("DELETE FROM subjects WHERE project = ?", (pid,))
             self._exec("DELETE FROM projects WHERE id = ?", (pid,))
             self._exec("INSERT OR IGNORE INTO deleted_projects VALUES (?)", (pid,))
             if remove_files:
@@ -249,7 +273,14 @@ class Store:
         with self.lock:
             for experiment in self.experiments(project=subject.project, subject_id=subject.id):
                 self.delete_experiment(experiment, remove_files=remove_files)
+            for resource in self.resources(subject.id):
+                self.delete_resource(resource, remove_files=remove_files)
             self._exec("DELETE FROM subjects WHERE id = ?", (subject.id,))
+            if remove_files:
+                shutil.rmtree(self.subject_dir(subject), ignore_errors=True)
+
+    def subject_dir(self, subject: Subject) -> Path:
+        return self.root / subject.project / "subjects" / subject.label
 
     # Experiments
 
@@ -309,34 +340,49 @@ class Store:
 
     # Resources
 
+    # Either join finds the owner: experiment ids (XNAT_E...) and subject ids (XNAT_S...) differ.
     _RESOURCE_SQL = (
-        "SELECT r.*, e.project AS project, e.label AS experiment_label "
-        "FROM resources r JOIN experiments e ON e.id = r.experiment_id"
+        "SELECT r.id, r.experiment_id AS owner_id, "
+        "COALESCE(e.project, s.project) AS project, COALESCE(e.label, s.label) AS owner_label, "
+        f"CASE WHEN e.id IS NULL THEN '{SUBJECT_LEVEL}' ELSE '{EXPERIMENT_LEVEL}' END AS level, "
+        "r.label, r.format, r.content, r.tags, r.description, r.file_count, r.file_size "
+        "FROM resources r LEFT JOIN experiments e ON e.id = r.experiment_id "
+        "LEFT JOIN subjects s ON s.id = r.experiment_id"
     )
 
-    def resources(self, eid: str) -> list[Resource]:
-        rows = self._all(self._RESOURCE_SQL + " WHERE r.experiment_id = ? ORDER BY r.id", (eid,))
+    def resources(self, owner_id: str) -> list[Resource]:
+        """The resources of the experiment or subject `owner_id`."""
+        rows = self._all(
+            self._RESOURCE_SQL + " WHERE r.experiment_id = ? ORDER BY r.id", (owner_id,)
+        )
         return [Resource(**r) for r in rows]
 
-    def resource(self, eid: str, ident: str) -> Resource | None:
-        """A resource of experiment `eid` by exact label, or by numeric id if all digits."""
+    def resource(self, owner_id: str, ident: str) -> Resource | None:
+        """A resource of `owner_id` by exact label, or by numeric id if all digits."""
         if ident.isdigit():
             sql, arg = " WHERE r.experiment_id = ? AND r.id = ?", int(ident)
         else:
             sql, arg = " WHERE r.experiment_id = ? AND r.label = ?", ident
-        row = self._one(self._RESOURCE_SQL + sql, (eid, arg))
+        row = self._one(self._RESOURCE_SQL + sql, (owner_id, arg))
         return Resource(**row) if row else None
 
     def create_resource(
-        self, experiment: Experiment, label: str, *, fmt: str, content: str, tags: str, desc: str
+        self,
+        owner: Experiment | Subject,
+        label: str,
+        *,
+        fmt: str,
+        content: str,
+        tags: str,
+        desc: str,
     ) -> Resource:
         with self.lock:
             rid = self._next("resource")
             self._exec(
                 "INSERT INTO resources VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                (rid, experiment.id, label, fmt, content, tags, desc),
+                (rid, owner.id, label, fmt, content, tags, desc),
             )
-            resource = self.resource(experiment.id, str(rid))
+            resource = self.resource(owner.id, str(rid))
             assert resource is not None
             self.resource_dir(resource).mkdir(parents=True, exist_ok=True)
             self.write_catalog(resource)
@@ -349,17 +395,23 @@ class Store:
             if remove_files:
                 shutil.rmtree(self.resource_dir(resource), ignore_errors=True)
 
+    def _resources_area(self, project: str, level: str, owner_label: str) -> Path:
+        """The folder holding an owner's resource folders."""
+        if level == SUBJECT_LEVEL:
+            return self.root / project / "subjects" / owner_label
+        return self.root / project / ARC / owner_label / "RESOURCES"
+
     def resource_dir(self, resource: Resource) -> Path:
-        folder = (
-            self.root / resource.project / ARC / resource.experiment_label / "RESOURCES"
-        ) / resource.label
+        area = self._resources_area(resource.project, resource.level, resource.owner_label)
+        folder = area / resource.label
         if not folder.resolve().is_relative_to(self.root.resolve()):  # never outside the archive
             raise ValueError(f"resource folder {folder} is outside the archive root")
         return folder
 
-    def staging_dir(self, experiment: Experiment) -> Path:
-        """A fresh folder inside the session's RESOURCES area for one upload."""
-        base = self.session_dir(experiment) / "RESOURCES"
+    def staging_dir(self, owner: Experiment | Subject) -> Path:
+        """A fresh folder beside the owner's resource folders for one upload."""
+        level = SUBJECT_LEVEL if isinstance(owner, Subject) else EXPERIMENT_LEVEL
+        base = self._resources_area(owner.project, level, owner.label)
         base.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base))
 
@@ -389,7 +441,7 @@ class Store:
     ) -> list[str]:
         """Move staged files into the resource; return the paths kept as duplicates."""
         duplicates = []
-        with self.lock:
+        with self._transaction():
             existing = {f.path for f in self.files(resource)}
             event_id = self._next("event")
             folder = self.resource_dir(resource)

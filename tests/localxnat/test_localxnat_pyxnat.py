@@ -89,3 +89,29 @@ def test_listed_sizes_and_digests_match(xnat, owner, tmp_path: Path) -> None:
     assert listed == {
         name: (str(len(data)), hashlib.md5(data).hexdigest()) for name, data in FILES.items()
     }
+
+
+def test_pyxnat_put_zip_into_subject_resource(xnat, owner, tmp_path: Path) -> None:
+    config, archive = recipe_inputs(xnat, tmp_path)
+    interface = pyxnat.Interface(config=str(config))
+    try:
+        project = interface.select.project("P")
+        project.create()
+        subject = project.subject("subj01")
+        subject.create()
+        resource = subject.resource("FREESURFER7_BASE")
+        resource.put_zip(str(archive))
+        assert resource.exists()
+        assert sorted(resource.files().get()) == sorted(Path(n).name for n in FILES)
+        assert [r.label() for r in subject.resources()] == ["FREESURFER7_BASE"]
+    finally:
+        interface.disconnect()
+
+    folder = xnat.root / "P" / "subjects" / "subj01" / "FREESURFER7_BASE"
+    for name, data in FILES.items():
+        assert (folder / name).read_bytes() == data
+    url = f"{xnat.url}/data/projects/P/subjects/subj01/resources/FREESURFER7_BASE/files"
+    rows = owner.get(url, params={"format": "json"}).json()["ResultSet"]["Result"]
+    assert {r["URI"].split("/files/", 1)[1]: r["digest"] for r in rows} == {
+        name: hashlib.md5(data).hexdigest() for name, data in FILES.items()
+    }
