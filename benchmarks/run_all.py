@@ -39,6 +39,7 @@ def main() -> int:
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     sections, rc = [], 0
     for title, script, extra in BENCHES:
         print(f"== {title}", flush=True)
@@ -58,7 +59,8 @@ def main() -> int:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = (
         f"# Benchmark results\n\nLatest `./dev.sh bench` ({now}; {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {platform.system()}).\n"
+        f"Python {platform.python_version()}, {platform.system()}; load average at the start "
+        f"{load}, the machine is shared).\n"
         "Each ratio compares two runs measured in the same session on the same machine.\n\n"
     )
     (HERE / "RESULTS.md").write_text(header + "\n".join(sections))
