@@ -1,46 +1,39 @@
-"""Import benchmark: the recipe users follow today versus `fsxnat import`, in the same run.
+"""Import benchmark, one run, same server, same data (full-size synthetic subjects, ~330 MB):
 
-(a) baseline: for each subject, `zip -r` of the folder, then pyxnat's Interface(config=...),
-    project/subject/experiment create() and resource.put_zip(), one subject after another
-    (the hand-written script fsxnat-gui replaces);
-(b) `fsxnat import SUBJECTS_DIR ... --yes` (zip with stored .mgz/deflate-1, streamed upload,
-    verification against the server's file list).
+(a) the recipe users follow today: for each subject `zip -r` of the folder, then pyxnat's
+    Interface(config=...), project/subject/experiment create() and resource.put_zip();
+(b) the floor: the same server accepting ready-made store-only zips (`zip -r -0`, made before
+    the clock starts) sent by curl, no client work; one subject at a time and N at a time;
+(c) `fsxnat import SUBJECTS_DIR ... --yes` (the real CLI) with 1 and N streams.
 
-Both import the same full-size synthetic subjects (freesurfer.md recipe, ~330 MB each) into a
-local XNAT-compatible server started for the run, in separate projects. Each side runs in its own
-process so that its peak memory (max RSS of the process and its children) is measured alone.
+Each runs in its own process, so its peak memory (max RSS of the process and its children) is
+measured alone, into its own project of a local XNAT-compatible server started for the run.
+Targets (issue 11): (c) with N streams <= 1.3x the floor (N at a time) and >= 5x faster than
+the recipe; peak RSS of the CLI < 150 MB.
 
-Prints wall time, MB/s (subject bytes / wall time), peak memory and bytes uploaded of each, and
-the ratios. Usage: python benchmarks/import_bench.py [--subjects 3] [--keep DIR]
+Usage: python benchmarks/import_bench.py [--subjects 3] [--parallel 2] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-USER, PASSWORD = "bench", "bench-pw"
-
-# Runs a command and prints its wall time and peak RSS (the command and all its children).
-MEASURE = """
-import json, resource, subprocess, sys, time
-t = time.perf_counter()
-rc = subprocess.run(sys.argv[1:]).returncode
-wall = time.perf_counter() - t
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"rc": rc, "wall": wall, "peak_mb": peak_kb / 1024}))
-"""
-
-FSXNAT = "import sys; from fsxnat_gui.cli import main; sys.exit(main(sys.argv[1:]))"
+from bench_common import (
+    PASSWORD,
+    USER,
+    dir_bytes,
+    floor,
+    fsxnat_import,
+    local_server,
+    measured,
+    store_zips,
+)
 
 # The recipe users run today (pyxnat, one subject after another).
 RECIPE = """
@@ -66,59 +59,18 @@ print("SENT", sent)
 """
 
 
-def measured(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, env=env
-    )
-    lines = proc.stdout.strip().splitlines()
-    result = json.loads(lines[-1])
-    result["stdout"] = "\n".join(lines[:-1])
-    if result["rc"] != 0:
-        sys.stderr.write(proc.stderr)
-        raise SystemExit(f"benchmark step failed: {' '.join(cmd[:3])} ... (exit {result['rc']})")
-    return result
-
-
-@contextmanager
-def local_server(root: Path):
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fsxnat_gui.localxnat",
-            "--root",
-            str(root),
-            "--user",
-            f"{USER}:{PASSWORD}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline().split()
-        if len(first) != 2 or first[0] != "URL":
-            raise SystemExit(f"local server did not start: {first}")
-        yield first[1]
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def dir_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=3)
+    parser.add_argument("--parallel", type=int, default=2, help="streams (default 2)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp folder)")
     args = parser.parse_args()
-    if not shutil.which("zip"):
-        raise SystemExit("the baseline needs Info-ZIP `zip` (apt-get install zip)")
+    if not shutil.which("zip") or not shutil.which("curl"):
+        raise SystemExit("the recipe and the floor need Info-ZIP `zip` and `curl`")
 
     from fsxnat_gui.samples import make_subject
 
+    n = args.parallel
     work = args.keep or Path(tempfile.mkdtemp(prefix="fsxnat-bench-"))
     try:
         subjects_dir = work / "subjects"
@@ -133,73 +85,48 @@ def main() -> int:
             f"generated {len(names)} full-size subjects, {total / 1e6:.0f} MB "
             f"in {time.perf_counter() - t:.1f} s"
         )
+        zips = work / "zips"
+        floor_sent = store_zips(subjects_dir, names, zips)
 
+        rows = []
         with local_server(work / "archive") as url:
             cfg = work / "xnat.cfg"
             cfg.write_text(json.dumps({"server": url, "user": USER, "password": PASSWORD}))
-            zips = work / "zips"
-            zips.mkdir(exist_ok=True)
-            base = measured(
-                [
-                    sys.executable,
-                    "-c",
-                    RECIPE,
-                    str(cfg),
-                    str(subjects_dir),
-                    "RECIPE",
-                    str(zips),
-                    *names,
-                ]
+            scratch = work / "scratch"
+            scratch.mkdir(exist_ok=True)
+            recipe_args = [str(cfg), str(subjects_dir), "RECIPE", str(scratch), *names]
+            recipe = measured([sys.executable, "-c", RECIPE, *recipe_args])
+            rows.append(
+                ("(a) zip -r + pyxnat put_zip", recipe, int(str(recipe["stdout"]).split()[-1]))
             )
-            base_sent = int(base["stdout"].split()[-1])
-
-            report = work / "report.json"
-            env = dict(os.environ, XNAT_PASS=PASSWORD)
-            ours = measured(
-                [
-                    sys.executable,
-                    "-c",
-                    FSXNAT,
-                    "import",
-                    str(subjects_dir),
-                    "--server",
-                    url,
-                    "--user",
-                    USER,
-                    "--project",
-                    "FSXNAT",
-                    "--create-project",
-                    "--resource",
-                    "FREESURFER7",
-                    "--yes",
-                    "--report",
-                    str(report),
-                ],
-                env=env,
-            )
-            rows = json.loads(report.read_text())["subjects"]
-            if not all(r["verified"] for r in rows):
-                raise SystemExit("fsxnat import did not verify every subject")
-            ours_sent = sum(r.get("uploaded_bytes", 0) for r in rows)
+            floor_1 = floor(url, "FLOOR1", zips, names, 1)
+            rows.append(("(b) floor: curl, 1 at a time", floor_1, floor_sent))
+            floor_n = floor(url, "FLOORN", zips, names, n)
+            rows.append((f"(b) floor: curl, {n} at a time", floor_n, floor_sent))
+            ours_1, sent_1 = fsxnat_import(subjects_dir, url, "FSX1", work / "r1.json", 1)
+            rows.append(("(c) fsxnat import, 1 stream", ours_1, sent_1))
+            ours_n, sent_n = fsxnat_import(subjects_dir, url, "FSXN", work / "rn.json", n)
+            rows.append((f"(c) fsxnat import, {n} streams", ours_n, sent_n))
 
         mb = total / 1e6
         print()
-        print(f"{'':28}{'wall s':>9}{'MB/s':>9}{'peak MB':>9}{'sent MB':>9}")
-        for label, r, sent in (
-            ("(a) zip -r + pyxnat put_zip", base, base_sent),
-            ("(b) fsxnat import", ours, ours_sent),
-        ):
+        print(f"{'':32}{'wall s':>9}{'MB/s':>9}{'peak MB':>9}{'sent MB':>9}")
+        for label, r, sent in rows:
+            wall = float(r["wall"])
             print(
-                f"{label:28}{r['wall']:9.1f}{mb / r['wall']:9.1f}{r['peak_mb']:9.0f}"
-                f"{sent / 1e6:9.0f}"
+                f"{label:32}{wall:9.1f}{mb / wall:9.1f}{float(r['peak_mb']):9.0f}{sent / 1e6:9.0f}"
             )
-        speedup = base["wall"] / ours["wall"]
-        extra = ours_sent / base_sent - 1 if base_sent else float("nan")
+        wall_n, wall_floor = float(ours_n["wall"]), float(floor_n["wall"])
+        vs_floor = wall_n / wall_floor
+        vs_floor_1 = wall_n / float(floor_1["wall"])
+        speedup = float(recipe["wall"]) / wall_n
+        peak = float(ours_n["peak_mb"])
         print()
-        print(f"speed-up (a)/(b): {speedup:.2f}x   (target >= 3x)")
-        print(f"peak memory (b): {ours['peak_mb']:.0f} MB   (target < 300 MB)")
-        print(f"bytes uploaded (b) vs (a): {extra:+.1%}   (target <= +10%)")
-        ok = speedup >= 3 and ours["peak_mb"] < 300 and extra <= 0.10
+        print(f"fsxnat ({n} streams) / floor ({n} at a time): {vs_floor:.2f}x   (target <= 1.3x)")
+        print(f"fsxnat ({n} streams) / floor (1 at a time): {vs_floor_1:.2f}x")
+        print(f"speed-up over the recipe: {speedup:.2f}x   (target >= 5x)")
+        print(f"CLI peak RSS ({n} streams): {peak:.0f} MB   (target < 150 MB)")
+        ok = vs_floor <= 1.3 and speedup >= 5 and peak < 150
         print("targets met" if ok else "TARGETS NOT MET")
         return 0 if ok else 1
     finally:

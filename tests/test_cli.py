@@ -341,7 +341,8 @@ def test_console_script_in_a_subprocess(subjects_dir: Path, xnat: Any, tmp_path:
 def test_ctrl_c_cancels_cleanly(subjects_dir: Path, xnat: Any, tmp_path: Path) -> None:
     """SIGINT mid-upload: exit 130, the report says cancelled, no resource is left behind."""
     (subjects_dir / "sub-01" / "mri" / "big.mgz").write_bytes(os.urandom(16_000_000))
-    xnat.faults.add("slow", method="POST", path_regex="/files", delay=1.0)
+    # every upload is slow: with several streams sub-02's may come first
+    xnat.faults.add("slow", method="POST", path_regex="/files", delay=1.0, count=0)
     env = dict(
         os.environ, XNAT_PASS=xnat.password, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
     )

@@ -25,6 +25,7 @@ from fsxnat_gui.core import archive, scan
 from fsxnat_gui.core.archive import printable
 from fsxnat_gui.core.compare import compare, fetch_index
 from fsxnat_gui.core.errors import ArchiveError, LabelError
+from fsxnat_gui.core.jobs import DEFAULT_PARALLEL, MAX_PARALLEL
 from fsxnat_gui.core.mapping import read_mapping, write_mapping
 from fsxnat_gui.core.model import (
     EntryKind,
@@ -55,6 +56,15 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     run.add_argument(
         "--report", type=Path, metavar="FILE.json", help="write the run report (and FILE.csv)"
+    )
+    run.add_argument(
+        "--parallel",
+        type=int,
+        choices=range(1, MAX_PARALLEL + 1),
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help=f"subjects sent at once, 1 to {MAX_PARALLEL}, over one XNAT session "
+        "(default: %(default)s; fewer if the server struggles)",
     )
     run.add_argument(
         "--temp-dir",
@@ -279,7 +289,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not confirm(plan, client.url, args.yes, out):
             print("nothing imported.", file=out)
             return EXIT_FAILED
-        run_report, cancelled = run(plan, client, err, out, args.temp_dir)
+        run_report, cancelled = run(plan, client, err, out, args.temp_dir, args.parallel)
     counts = {s: sum(r.status is s for r in run_report.results) for s in ResultStatus}
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     print(f"\n{summary}.", file=out)

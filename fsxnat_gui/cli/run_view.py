@@ -16,7 +16,7 @@ from typing import TextIO
 from fsxnat_gui.core import report
 from fsxnat_gui.core.archive import printable
 from fsxnat_gui.core.errors import ReportError
-from fsxnat_gui.core.jobs import run_import
+from fsxnat_gui.core.jobs import DEFAULT_PARALLEL, run_import
 from fsxnat_gui.core.model import (
     ImportPlan,
     Progress,
@@ -107,7 +107,12 @@ def ctrl_c_cancels(cancel: threading.Event, err: TextIO) -> Iterator[None]:
 
 
 def run(
-    plan: ImportPlan, client: XnatClient, err: TextIO, out: TextIO, workdir: Path | None = None
+    plan: ImportPlan,
+    client: XnatClient,
+    err: TextIO,
+    out: TextIO,
+    workdir: Path | None = None,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> tuple[RunReport, bool]:
     """Run the import with progress; returns the report and whether it was cancelled. The
     first Ctrl-C cancels (a call hung on the server is abandoned); a second one stops at once,
@@ -119,7 +124,7 @@ def run(
     results: list[SubjectResult] = []
     final: RunReport | None = None
     with ctrl_c_cancels(cancel, err):
-        events = run_import(plan, client, cancel, workdir=workdir)
+        events = run_import(plan, client, cancel, workdir=workdir, parallel=parallel)
         try:
             for event in events:
                 if isinstance(event, Progress):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from fsxnat_gui.core.errors import ArchiveError, Cancelled, NoSpace
+from fsxnat_gui.core.errors import ArchiveError, Cancelled, FileChanged, NoSpace
 from fsxnat_gui.core.model import LocalFile, ManifestEntry, Progress, Stage
 from fsxnat_gui.core.progress import ByteMeter
 
@@ -185,9 +185,15 @@ def _special_kind(mode: int) -> str:
 
 
 def zip_subject(
-    src: Path, dest: Path, cancel: threading.Event, *, total_hint: int | None = None
+    src: Path,
+    dest: Path,
+    cancel: threading.Event,
+    *,
+    total_hint: int | None = None,
+    deflate: bool = True,
 ) -> Generator[Progress, None, ArchiveResult]:
     """Write the subject folder `src` into the zip `dest` (ZIPPING progress in bytes read).
+    With `deflate` False every file is stored (a link faster than deflating).
 
     `total_hint` is the size the caller measured earlier (scan): when the subject now holds a
     different amount, a warning says it changed since. On any failure, cancellation included,
@@ -210,7 +216,7 @@ def zip_subject(
         archive = zipfile.ZipFile(dest, "w", allowZip64=True)
         try:
             meter = ByteMeter(Stage.ZIPPING, name, total)
-            manifest = yield from _read_files(files, cancel, meter, archive)
+            manifest = yield from _read_files(files, cancel, meter, archive, deflate)
         except BaseException:
             with contextlib.suppress(OSError, ValueError):
                 archive.close()  # the file is deleted below; this only releases it
@@ -316,6 +322,7 @@ def _read_files(
     cancel: threading.Event,
     meter: ByteMeter,
     archive: zipfile.ZipFile | None,
+    deflate: bool = True,
 ) -> Generator[Progress, None, tuple[ManifestEntry, ...]]:
     """Read every file once: MD5 and size for the manifest, and into `archive` when given."""
     yield meter.event()
@@ -336,7 +343,7 @@ def _read_files(
             if archive is None:
                 md5 = yield from _copy(source, None, local, cancel, meter)
             else:
-                zinfo = _zip_info(local, info.st_mtime)
+                zinfo = _zip_info(local, info.st_mtime, deflate)
                 with archive.open(zinfo, "w", force_zip64=needs_zip64(local.size)) as out:
                     md5 = yield from _copy(source, out.write, local, cancel, meter)
             after = os.fstat(source.fileno())
@@ -379,7 +386,7 @@ def _copy(
     return md5.hexdigest()
 
 
-def _zip_info(local: LocalFile, mtime: float) -> zipfile.ZipInfo:
+def _zip_info(local: LocalFile, mtime: float, deflate: bool = True) -> zipfile.ZipInfo:
     try:
         date_time = min(max(time.localtime(mtime)[:6], _ZIP_EPOCH), _ZIP_END)
     except (OverflowError, OSError, ValueError):  # an mtime the platform cannot convert
@@ -388,7 +395,7 @@ def _zip_info(local: LocalFile, mtime: float) -> zipfile.ZipInfo:
     zinfo.create_system = 3  # Unix, so that external_attr holds the mode
     zinfo.external_attr = FILE_MODE << 16
     zinfo.file_size = local.size  # lets zipfile choose ZIP64 headers up front
-    if local.size == 0 or is_stored(local.arcname):
+    if local.size == 0 or not deflate or is_stored(local.arcname):
         zinfo.compress_type = zipfile.ZIP_STORED
     else:
         zinfo.compress_type = zipfile.ZIP_DEFLATED
@@ -401,10 +408,11 @@ def _zip_info(local: LocalFile, mtime: float) -> zipfile.ZipInfo:
 # --- messages --------------------------------------------------------------------------------
 
 
-def _changed(arcname: str) -> ArchiveError:
-    return ArchiveError(
+def _changed(arcname: str) -> FileChanged:
+    return FileChanged(
         f"{arcname} changed or disappeared while it was being zipped: the subject is being "
-        "modified (has recon-all started again?). Try again once nothing writes to it."
+        "modified (has recon-all started again?). Try again once nothing writes to it.",
+        arcname,
     )
 
 

@@ -37,6 +37,15 @@ class NoSpace(ArchiveError):  # noqa: N818
         self.needed = needed
 
 
+class FileChanged(ArchiveError):  # noqa: N818 - a state
+    """A file changed (or went) while it was being read into the zip or sent (`path`: its path
+    in the zip): zipped and sent again, up to a bound (then ChangedOnDisk)."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class ChangedOnDisk(ArchiveError):  # noqa: N818
     """A file changed after it was read into the zip (`path`: its path in the zip), and kept
     changing: what the server holds would not be the folder as it is on disk."""

@@ -3,15 +3,17 @@
 - `Throttle` lets an event through at most every interval (per key), and always the last one.
 - `ByteMeter` counts the bytes of one pass over files (zipping, checking) and makes its events.
 - `Rate` is a speed over the last few seconds.
-- `RunMeter` keeps the accounts of an import run: it turns the raw phase events of the subject
-  in progress into that subject's event and the run's event, with the numbers the front ends
-  display as they are (`Progress.fraction`, `eta`, `speed`); no front end recomputes them.
+- `RunMeter` keeps the accounts of an import run: it turns the raw phase events of the subjects
+  in progress (several may be in flight) into that subject's event and the run's event, with
+  the numbers the front ends display as they are (`Progress.fraction`, `eta`, `speed`); no
+  front end recomputes them.
 
 A subject's fraction weighs its phases by the time they are expected to take (zipping its
 bytes, sending the zip, the server extracting it), from the speeds measured so far in the run
 (guesses until measured). Its ETA is the time those phases still need, the server's processing
 included: neither a subject nor the run reaches 100 % before the subject's result, and the run's
-ETA is the subject's plus the subjects still to come.
+ETA is that of the subjects in flight plus the subjects still to come (at the pace measured,
+with the run's streams in parallel).
 """
 
 from __future__ import annotations
@@ -115,10 +117,12 @@ class Rate:
 
 
 class _Subject:
-    """The accounts of the subject in progress."""
+    """The accounts of a subject in progress."""
 
-    def __init__(self, name: str, size: int, now: float) -> None:
+    def __init__(self, name: str, size: int, now: float, clock: Callable[[], float]) -> None:
         self.name, self.size, self.started = name, size, now
+        self.upload_rate = Rate(clock)
+        self.eta: float | None = None  # the last one given
         self.read = 0  # bytes zipped (or checked)
         self.zip_size = 0  # the zip's size once sending starts (else its size is guessed)
         self.sent = 0
@@ -132,12 +136,16 @@ class RunMeter:
     """The run's accounts; see the module docstring.
 
     `begin(name, size)` when a subject's turn starts, `events(raw)` for each raw phase event of
-    that subject (returns the subject's and the run's events, throttled: possibly none), and
-    `end()` when its result is known, then `run_event()` for the run after it.
+    a subject in progress (returns the subject's and the run's events, throttled: possibly
+    none), and `end(name)` when its result is known, then `run_event()` for the run after it.
+    Several subjects may be in progress at once (`streams` of them at most).
     """
 
-    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, total: int, clock: Callable[[], float] = time.monotonic, *, streams: int = 1
+    ) -> None:
         self.total = total  # local bytes of the subjects that will run
+        self.streams = max(1, streams)
         self._clock = clock
         self._started = clock()
         self._finished = 0  # local bytes of the subjects that ended
@@ -145,19 +153,17 @@ class RunMeter:
         self._imported_seconds = 0.0  # wall time of the subjects that were sent
         self._zip_speed: float | None = None
         self._upload_speed: float | None = None
-        self._upload_rate = Rate(clock)
         self._process_speed: float | None = None  # zip bytes the server handles per second
-        self._subject: _Subject | None = None
+        self._subjects: dict[str, _Subject] = {}  # in progress, by name
         self._throttle = Throttle(clock=clock)
 
     # --- the subject's turn ---------------------------------------------------------------
 
     def begin(self, name: str, size: int) -> None:
-        self._subject = _Subject(name, size, self._clock())
-        self._upload_rate = Rate(self._clock)
+        self._subjects[name] = _Subject(name, size, self._clock(), self._clock)
 
-    def end(self) -> None:
-        s, self._subject = self._subject, None
+    def end(self, name: str) -> None:
+        s = self._subjects.pop(name, None)
         if s is None:
             return
         self._finished += s.size
@@ -168,13 +174,13 @@ class RunMeter:
     def events(self, raw: Progress) -> list[Progress]:
         """The subject's event (raw's phase numbers, the subject's fraction and ETA) and the
         run's, or nothing when throttled."""
-        s = self._subject
+        s = self._subjects.get(raw.item)
         if s is None:
             return [raw]
         self._account(s, raw)
-        if not self._throttle.due(raw.stage, final=raw.done >= raw.total):
+        if not self._throttle.due((s.name, raw.stage), final=raw.done >= raw.total):
             return []
-        eta = self._subject_eta(s, raw)
+        eta = s.eta = self._subject_eta(s, raw)
         fraction = max(s.fraction, min(LAST_STEP, self._subject_fraction(s, raw)))
         s.fraction = fraction
         speed = raw.speed
@@ -194,12 +200,11 @@ class RunMeter:
 
     def run_event(self, stage: Stage = Stage.DONE, subject_eta: float | None = None) -> Progress:
         """The run as a whole: local bytes done of the total, their rate, the time left."""
-        s = self._subject
-        current = s.fraction * s.size if s is not None else 0.0
+        current = sum(s.fraction * s.size for s in self._subjects.values())
         fraction = (self._finished + current) / self.total if self.total else 0.0
-        if s is None and self._finished >= self.total:
+        if not self._subjects and self._finished >= self.total:
             fraction = 1.0
-        elif s is not None:
+        elif self._subjects:
             fraction = min(fraction, LAST_STEP)
         done = round(fraction * self.total)
         elapsed = self._clock() - self._started
@@ -220,7 +225,7 @@ class RunMeter:
             if s.sending_since is None or raw.done == 0:
                 s.sending_since = now
             s.processing_since = None
-            speed = raw.speed if raw.speed is not None else self._upload_rate.add(raw.done)
+            speed = raw.speed if raw.speed is not None else s.upload_rate.add(raw.done)
             if speed:
                 self._upload_speed = speed
         elif raw.stage is Stage.PROCESSING:
@@ -277,13 +282,18 @@ class RunMeter:
         return sum(left)
 
     def _run_eta(self, subject_eta: float | None) -> float | None:
-        """The subject's ETA plus the subjects to come at the pace measured so far."""
-        s = self._subject
-        rest = self.total - self._finished - (s.size if s is not None else 0)
-        if s is not None and subject_eta is None:
-            return None
+        """The subjects in flight (the longest of their ETAs) plus the subjects to come at the
+        pace measured so far, `streams` at a time."""
+        flying = list(self._subjects.values())
+        rest = self.total - self._finished - sum(s.size for s in flying)
+        etas = [s.eta for s in flying if s.eta is not None]
+        if subject_eta is not None:
+            etas.append(subject_eta)
+        elif flying and not etas:
+            return None  # the phases in progress are not measured yet
+        subject_eta = max(etas, default=0.0)
         if rest <= 0:
-            return subject_eta if s is not None else 0.0
+            return subject_eta
         if self._imported_bytes:
             per_byte = self._imported_seconds / self._imported_bytes
         else:  # no subject sent yet: its phases at the speeds measured (or guessed) so far
@@ -292,4 +302,4 @@ class RunMeter:
                 + 1 / (self._upload_speed or UPLOAD_SPEED_GUESS)
                 + 1 / (self._process_speed or PROCESS_SPEED_GUESS)
             )
-        return (subject_eta or 0.0) + rest * per_byte
+        return (subject_eta or 0.0) + rest * per_byte / self.streams

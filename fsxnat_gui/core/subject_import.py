@@ -28,6 +28,7 @@ from fsxnat_gui.core.errors import (
     Cancelled,
     ChangedOnDisk,
     Conflict,
+    FileChanged,
     FsXnatError,
     NetworkError,
     NotFound,
@@ -276,18 +277,24 @@ class SubjectImport:
         zip_path = self.ctx.transfers.zip_path(self.index)
         try:
             for attempt in range(1, ZIP_ATTEMPTS + 1):
-                result = yield from self.ctx.transfers.zip(self.item, self.index)
-                self._zipped(result)
-                changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
-                if changed is None:
-                    yield from self._send_zip(result)
+                sent = False
+                try:
+                    result = yield from self.ctx.transfers.zip(self.item, self.index)
+                    self._zipped(result)
                     changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
                     if changed is None:
-                        return
+                        sent = True
+                        yield from self._send_zip(result)
+                        changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
+                        if changed is None:
+                            return
+                except FileChanged as exc:  # noticed while reading it (a zip streamed as sent)
+                    changed = exc.path
+                if sent:
                     self._start_over()
                 self._changed(changed, attempt)
         finally:
-            zip_path.unlink(missing_ok=True)
+            self.ctx.transfers.discard(zip_path)
 
     def _zipped(self, result: archive.ArchiveResult) -> None:
         self.files = len(result.manifest)

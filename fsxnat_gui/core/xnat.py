@@ -39,7 +39,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import BinaryIO, Self
 from urllib.parse import unquote
 
 import requests
@@ -485,6 +485,35 @@ class XnatClient:
         zip_path = Path(zip_path)
         if not zip_path.is_file():
             raise ArchiveError(f"The zip file {zip_path} does not exist or is not a file.")
+        with zip_path.open("rb") as file:
+            total = os.fstat(file.fileno()).st_size
+            self.upload_body(
+                project,
+                owner,
+                resource,
+                zip_path,
+                file,
+                total,
+                overwrite=overwrite,
+                cancel=cancel,
+                on_bytes=on_bytes,
+            )
+
+    def upload_body(
+        self,
+        project: str,
+        owner: Owner | str,
+        resource: str,
+        zip_path: Path,
+        file: BinaryIO,
+        total: int,
+        *,
+        overwrite: bool = False,
+        cancel: threading.Event | None = None,
+        on_bytes: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """`upload_zip` from an open body of `total` bytes named `zip_path.name` (a zip made
+        while it is sent, core/zipstream.py); it must support `read(size)` and `seek(0)`."""
         what = f"upload {zip_path.name} into {resource} on {_name(owner)}"
         path = f"{self._resource_path(project, owner, resource)}/files/{seg(zip_path.name)}"
         params = {
@@ -492,17 +521,15 @@ class XnatClient:
             "inbody": "true",
             "overwrite": "true" if overwrite else "false",
         }
-        with zip_path.open("rb") as file:
-            total = os.fstat(file.fileno()).st_size
-            body = UploadBody(file, total, cancel, on_bytes, zip_path)
-            response = self._http.request(
-                "POST",
-                path,
-                what=what,
-                params=params,
-                data=body,
-                headers={"Content-Type": "application/zip"},
-            )
+        body = UploadBody(file, total, cancel, on_bytes, zip_path)
+        response = self._http.request(
+            "POST",
+            path,
+            what=what,
+            params=params,
+            data=body,
+            headers={"Content-Type": "application/zip"},
+        )
         duplicates = self._duplicates(response.text)
         if duplicates:
             raise Conflict(

@@ -9,7 +9,6 @@ No widget, QSettings or keyring call here.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import shutil
 import threading
 from collections.abc import Generator
@@ -144,22 +143,20 @@ def run_import(
         if reasons := plan.blocking_reasons(the_plan):
             raise plan.PlanRefusedError(reasons)
         report = None
-        extra = parallel_option(parallel)
         for event in jobs.run_import(
-            the_plan, c, cancel, workdir=workdir, retries=retries, backoff=backoff, **extra
+            the_plan,
+            c,
+            cancel,
+            workdir=workdir,
+            retries=retries,
+            backoff=backoff,
+            parallel=parallel,
         ):
             if isinstance(event, RunReport):
                 report = event
             else:
                 yield event
         return report
-
-
-def parallel_option(parallel: int) -> dict[str, int]:
-    """`parallel=` for `core.jobs.run_import` if it takes it; until the core does, the setting
-    is kept and the subjects upload one at a time."""
-    takes_it = "parallel" in inspect.signature(jobs.run_import).parameters
-    return {"parallel": parallel} if takes_it else {}
 
 
 def start_demo(

@@ -55,6 +55,8 @@ def run(
 ) -> Run:
     cancel = cancel or threading.Event()
     kwargs.setdefault("sleep", lambda s: None)
+    # one subject at a time: these tests follow one subject's faults (N streams: test_jobs)
+    kwargs.setdefault("parallel", 1)
     events = []
     for event in run_import(plan, client, cancel, **kwargs):
         events.append(event)

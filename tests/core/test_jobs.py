@@ -4,6 +4,7 @@ resources, resume, cancel, and every injected fault (recovered, or that subject 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -22,7 +23,7 @@ from import_helpers import (
     uploads,
 )
 
-from fsxnat_gui.core import scan
+from fsxnat_gui.core import errors, scan
 from fsxnat_gui.core.jobs import Event
 from fsxnat_gui.core.model import (
     OnExisting,
@@ -37,6 +38,7 @@ from fsxnat_gui.core.plan import make_plan
 from fsxnat_gui.core.subject_import import file_differences
 from fsxnat_gui.core.transport import CallPolicy
 from fsxnat_gui.core.xnat import XnatClient
+from fsxnat_gui.samples import make_subject
 
 # --- comparing file lists (pure) ---------------------------------------------------------------
 
@@ -78,7 +80,7 @@ def test_import_verified_file_by_file(
         assert result.verified
         assert server_files(client, f"{s.name}_MR1") == local_files(s)
         assert (result.files, result.bytes) == (s.files, s.bytes)
-        assert 0 < result.uploaded_bytes <= s.bytes
+        assert 0 < result.uploaded_bytes <= s.bytes * 1.02, "deflated, or stored: headers only"
         assert result.experiment_uri == f"/data/projects/{PROJECT}/experiments/{s.name}_MR1"
         assert result.resource_uri == f"{result.experiment_uri}/resources/{RESOURCE}"
     assert list(workdir.iterdir()) == [], "the run's temp folder is removed"
@@ -251,7 +253,7 @@ def test_resume_after_interruption(subjects: list[Subject], client: XnatClient) 
         if isinstance(event, SubjectResult):
             cancel.set()
 
-    first = run(plan_for(subjects, client), client, on_event=stop_after_first)
+    first = run(plan_for(subjects, client), client, parallel=1, on_event=stop_after_first)
     assert first.status() == {"sub-01": "imported", "sub-02": "cancelled", "sub-03": "cancelled"}
     assert not first.report.ok
     second = run(plan_for(subjects, client), client)
@@ -278,6 +280,7 @@ def test_cancel_mid_upload(
         plan_for([subject, *subjects[1:2]], client),
         client,
         workdir=workdir,
+        parallel=1,
         on_event=cancel_while_uploading,
     )
     assert time.monotonic() - cancelled_at[0] < 2.0, "cancel honoured quickly"
@@ -299,8 +302,15 @@ def test_cancel_mid_upload(
 
 
 def test_next_subject_is_zipped_while_the_current_one_uploads(
-    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+    subjects: list[Subject],
+    client: XnatClient,
+    xnat: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """sub-02's zip is made (stored: read, described, ready to stream) by the zip-ahead thread
+    while sub-01 is on the server."""
+    caplog.set_level(logging.INFO, logger="fsxnat_gui.core")
     xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.5)  # sub-01's upload
     workdir = tmp_path / "work"
     seen_ahead: list[str] = []
@@ -308,11 +318,22 @@ def test_next_subject_is_zipped_while_the_current_one_uploads(
     def during_sub01_upload(event: Event, cancel: threading.Event) -> None:
         processing = isinstance(event, Progress) and event.stage is Stage.PROCESSING
         if processing and event.item == "sub-01" and not seen_ahead:
-            seen_ahead.extend(p.name for p in workdir.glob("*/00001.zip"))  # sub-02's
+            seen_ahead.extend(
+                r.getMessage().split(":")[0]
+                for r in caplog.records
+                if r.threadName == "fsxnat-zip-sub-02"
+                and r.getMessage().startswith(("ready to stream", "zipped"))
+            )
 
-    r = run(plan_for(subjects, client), client, workdir=workdir, on_event=during_sub01_upload)
+    r = run(
+        plan_for(subjects, client),
+        client,
+        workdir=workdir,
+        parallel=1,
+        on_event=during_sub01_upload,
+    )
     assert set(r.status().values()) == {"imported"}
-    assert seen_ahead == ["00001.zip"], "sub-02 was zipped while sub-01 was on the server"
+    assert seen_ahead == ["ready to stream sub-02"], "zipped while sub-01 was on the server"
     for subject in subjects:
         assert server_files(client, f"{subject.name}_MR1") == local_files(subject)
     assert list(workdir.iterdir()) == []
@@ -331,7 +352,9 @@ def test_subject_changed_after_being_zipped_ahead(
             running.write_text("recon-all again\n")
 
     workdir = tmp_path / "work"
-    r = run(plan_for(subjects, client), client, workdir=workdir, on_event=start_recon_all)
+    r = run(
+        plan_for(subjects, client), client, workdir=workdir, parallel=1, on_event=start_recon_all
+    )
     assert r.status() == {"sub-01": "imported", "sub-02": "failed", "sub-03": "imported"}
     assert "sub-02 changed since the scan" in r.results["sub-02"].error
     assert list(workdir.iterdir()) == []
@@ -416,7 +439,11 @@ def test_slow_listing_fails_that_subject_clearly(
     with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 0.3), policy=fast) as client:
         plan = plan_for(subjects[:2], client)
         xnat.faults.add(
-            "slow", method="GET", path_regex=r"/resources$", delay=1.0, count=fast.attempts
+            "slow",
+            method="GET",
+            path_regex=r"sub-01_MR1/resources$",
+            delay=1.0,
+            count=fast.attempts,
         )
         r = run(plan, client)
     assert r.status() == {"sub-01": "failed", "sub-02": "imported"}
@@ -471,7 +498,158 @@ def test_edit_saved_after_the_zip_ahead_is_uploaded_not_the_old_file(
             edited.write_bytes(os.urandom(edited.stat().st_size))
             done.append(True)
 
-    r = run(plan_for(subjects[:2], client), client, on_event=edit_during_sub01)
+    r = run(plan_for(subjects[:2], client), client, parallel=1, on_event=edit_during_sub01)
     assert done, "the edit was made while sub-01 was on the server"
     assert r.status() == {"sub-01": "imported", "sub-02": "imported"}
     assert server_files(client, "sub-02_MR1") == local_files(subjects[1])
+
+
+# --- several subjects in flight ---------------------------------------------------------------
+
+IN_FLIGHT = (Stage.UPLOADING, Stage.PROCESSING)
+
+
+def more_subjects(subjects: list[Subject], n: int) -> list[Subject]:
+    """The fixture's subjects and more of the same size, up to n."""
+    root = subjects[0].path.parent
+    for i in range(len(subjects), n):
+        make_subject(root, f"sub-{i + 1:02d}", seed=i)
+    return [s for s in scan.scan(root) if s.eligible][:n]
+
+
+def test_several_streams_import_every_subject_at_once(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    """3 streams, 5 subjects: uploads overlap, at most 4 zips exist at any time, every subject
+    is verified, the report is in plan order, nothing is left behind."""
+    five = more_subjects(subjects, 5)
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=0.3, count=0)
+    workdir = tmp_path / "work"
+    stage: dict[str, Stage] = {}
+    most_in_flight, most_zips = [0], [0]
+
+    def watch(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, Progress) and event.item:
+            stage[event.item] = event.stage
+        elif isinstance(event, SubjectResult):
+            stage.pop(event.subject, None)
+        most_in_flight[0] = max(most_in_flight[0], sum(s in IN_FLIGHT for s in stage.values()))
+        most_zips[0] = max(most_zips[0], len(list(workdir.glob("*/*.zip"))))
+
+    r = run(plan_for(five, client), client, workdir=workdir, parallel=3, on_event=watch)
+    names = [s.name for s in five]
+    assert r.status() == dict.fromkeys(names, "imported")
+    assert [res.subject for res in r.report.results] == names, "the report in plan order"
+    assert r.report.ok
+    for s in five:
+        assert server_files(client, f"{s.name}_MR1") == local_files(s)
+    assert most_in_flight[0] >= 2, "uploads were in flight together"
+    assert most_zips[0] <= 4, "at most N + 1 zips on disk"
+    assert len(uploads(xnat)) == 5
+    assert list(workdir.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("fsxnat-stream-")]
+    overall = [p for p in r.progress if not p.item]
+    assert [p.fraction for p in overall] == sorted(p.fraction for p in overall)
+    assert overall[-1].fraction == 1.0
+
+
+def test_cancel_with_several_streams(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    """Cancelled while three uploads are in flight: the run ends within 2 s, every subject is
+    cancelled, no partial resource and no zip is left behind."""
+    for s in subjects:
+        (s.path / "mri" / "big.mgz").write_bytes(os.urandom(12_000_000))
+    measured = [scan.measure(scan.classify(s.path)) for s in subjects]
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, delay=1.5, count=0)
+    cancelled_at: list[float] = []
+    sending: set[str] = set()
+
+    def cancel_while_uploading(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, Progress) and event.stage is Stage.UPLOADING:
+            sending.add(event.item)
+            if not cancel.is_set():
+                cancel.set()
+                cancelled_at.append(time.monotonic())
+
+    workdir = tmp_path / "work"
+    r = run(
+        plan_for(measured, client),
+        client,
+        workdir=workdir,
+        parallel=3,
+        on_event=cancel_while_uploading,
+    )
+    assert time.monotonic() - cancelled_at[0] < 2.0, "cancel honoured quickly"
+    assert set(r.status().values()) == {"cancelled"}
+    assert list(workdir.iterdir()) == []
+    alive = [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith(("fsxnat-zip-", "fsxnat-stream-"))
+    ]
+    assert alive == []
+    deadline = time.monotonic() + 5  # let the server finish with the abandoned requests
+    while time.monotonic() < deadline and len(uploads(xnat)) < len(sending):
+        time.sleep(0.05)
+    for s in measured:
+        result = r.results[s.name]
+        try:
+            labels = [x.label for x in client.list_resources(PROJECT, f"{s.name}_MR1")]
+        except errors.NotFound:
+            continue  # the run deleted the empty session it had created: nothing partial
+        if RESOURCE in labels:
+            # only when every byte was sent and the server stored them: complete, and said so
+            assert "still processing the upload when it was cancelled" in result.detail
+            assert server_files(client, f"{s.name}_MR1") == local_files(s)
+
+
+def test_resume_with_several_streams(subjects: list[Subject], client: XnatClient) -> None:
+    def stop_after_first(event: Event, cancel: threading.Event) -> None:
+        if isinstance(event, SubjectResult):
+            cancel.set()
+
+    first = run(plan_for(subjects, client), client, parallel=2, on_event=stop_after_first)
+    assert "imported" in first.status().values()
+    assert not first.report.ok
+    second = run(plan_for(subjects, client), client, parallel=2)
+    assert second.report.ok
+    for name, status in first.status().items():
+        assert second.results[name].status.value == (
+            "skipped" if status == "imported" else "imported"
+        )
+    for s in subjects:
+        assert server_files(client, f"{s.name}_MR1") == local_files(s)
+
+
+def test_retries_and_expired_sessions_with_several_streams(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    """One session shared by the streams: it expires mid-batch and is renewed; an upload
+    answered 500 and one stored in part are each retried; all verified."""
+    xnat.faults.add("error_500_after_body", method="POST", path_regex=UPLOAD, nth=1)
+    xnat.faults.add("partial_store", method="POST", path_regex=UPLOAD, nth=2, fraction=0.5)
+    xnat.faults.add("expire_sessions", method="POST", path_regex=UPLOAD, nth=3)
+    r = run(plan_for(subjects, client), client, parallel=3)
+    assert r.status() == dict.fromkeys((s.name for s in subjects), "imported")
+    assert len(uploads(xnat)) == 5
+    for s in subjects:
+        assert server_files(client, f"{s.name}_MR1") == local_files(s)
+
+
+def test_policies_with_several_streams(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    run(plan_for(subjects, client), client, parallel=3)
+    change_content(subjects[1], same_size=True)
+    xnat.faults.clear_requests()
+    skip = run(plan_for(subjects, client), client, parallel=3)
+    assert skip.status() == {"sub-01": "skipped", "sub-02": "failed", "sub-03": "skipped"}
+    assert uploads(xnat) == []
+    fail = run(plan_for(subjects, client, on_existing=OnExisting.FAIL), client, parallel=3)
+    assert set(fail.status().values()) == {"failed"}
+    assert uploads(xnat) == []
+    replace = run(plan_for(subjects, client, on_existing=OnExisting.REPLACE), client, parallel=3)
+    assert set(replace.status().values()) == {"imported"}
+    for s in subjects:
+        assert server_files(client, f"{s.name}_MR1") == local_files(s)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from gui_helpers import WindowFactory, answer_folder_dialog, log_in, scan, wait_preview
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu
@@ -249,6 +250,24 @@ def test_cancel_during_a_hung_server_call_is_idle_within_two_seconds(
     assert window.state.phase is Phase.IDLE
     assert window.target_panel.import_button.isEnabled()
     xnat.faults.release()
+
+
+@pytest.mark.parametrize("streams", [1, 2])
+def test_the_parallel_uploads_setting_reaches_the_import(
+    make_window: WindowFactory, qtbot: QtBot, xnat: Any, subjects_dir: Path, streams: int
+) -> None:
+    window = ready(make_window, qtbot, xnat, subjects_dir, ["sub-01", "sub-02"])
+    choices = window.findChild(QMenu, "parallelUploadsMenu").actions()
+    next(a for a in choices if a.data() == streams).trigger()
+    xnat.faults.add("slow", method="POST", path_regex=r"/files", delay=0.8, count=0)
+    report = import_now(window, qtbot)
+    assert [r.status for r in report.results] == [ResultStatus.IMPORTED] * 2
+    first, second = sorted(
+        (r for r in xnat.faults.requests if r.method == "POST" and "/files" in r.path),
+        key=lambda r: r.started,
+    )
+    overlap = second.started < first.finished
+    assert overlap is (streams == 2)
 
 
 def test_retry_failed_after_an_injected_fault(
@@ -554,10 +573,10 @@ def test_the_zips_go_to_the_temporary_folder_chosen_in_the_options_menu(
     assert str(chosen) in temp_dir.statusTip()
     xnat.faults.add("slow", path_regex=r"/files", delay=1.0)
     qtbot.waitUntil(window.target_panel.import_button.isEnabled, timeout=5000)
-    zips: list[Path] = []
+    runs: list[Path] = []  # the run's folder (its zips, when one is written, go in it)
     with qtbot.waitSignal(window.import_finished, timeout=30_000) as blocker:
         assert window.start_import()
-        qtbot.waitUntil(lambda: bool(zips.extend(chosen.glob("fsxnat-run-*/*.zip")) or zips))
+        qtbot.waitUntil(lambda: bool(runs.extend(chosen.glob("fsxnat-run-*")) or runs))
     assert blocker.args[0].results[0].status is ResultStatus.IMPORTED
     assert not list((tmp_path / "data").glob("**/*.zip"))  # not in the default folder
     assert list(chosen.iterdir()) == []  # the run removed its folder

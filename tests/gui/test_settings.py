@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 from gui_helpers import WindowFactory
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMenu
 
-from fsxnat_gui.core import jobs
 from fsxnat_gui.core.model import OnExisting
-from fsxnat_gui.gui import tasks
 from fsxnat_gui.gui.settings import DEFAULT_EXPERIMENT_TEMPLATE, Key, ServerProfile, Settings
 
 
@@ -76,6 +73,4 @@ def test_parallel_uploads_are_chosen_in_the_options_menu_and_kept(
     for stored, read in ((9, 6), (0, 1)):  # an edited file cannot ask for more, or none
         again.parallel_uploads = stored
         assert again.parallel_uploads == read
-    # the import passes it on once core.jobs.run_import takes `parallel` (before: kept only)
-    takes_it = "parallel" in inspect.signature(jobs.run_import).parameters
-    assert tasks.parallel_option(4) == ({"parallel": 4} if takes_it else {})
+    # that the import uses it: tests/gui/test_import.py (uploads overlap with 2 streams)
