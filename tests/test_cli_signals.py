@@ -34,6 +34,7 @@ def start(subjects_dir: Path, xnat: Any, report: Path) -> subprocess.Popen[str]:
         os.environ, XNAT_PASS=xnat.password, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
     )
     args = ["--server", xnat.url, "--user", xnat.user, "--project", "SIG", "--create-project"]
+    args += ["--parallel", "1"]  # one subject at a time: the second waits behind the hung call
     return subprocess.Popen(
         [sys.executable, "-m", "fsxnat_gui.cli", "import", str(subjects_dir), *args, "--yes",
          "--report", str(report)],

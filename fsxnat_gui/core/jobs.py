@@ -41,6 +41,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 Event = Progress | SubjectResult | RunReport
 DEFAULT_PARALLEL = 2  # subjects in flight at once
 MAX_PARALLEL = 6
+LEFT_JOIN_S = 0.5  # how long a caller that stopped iterating waits for the streams to stop
 
 
 class _Runner:
@@ -98,6 +100,7 @@ class _Runner:
         ]
         for worker in workers:
             worker.start()
+        ended = False
         try:
             running = len(workers)
             while running:
@@ -118,10 +121,14 @@ class _Runner:
                     yield self.meter.run_event()
                 elif kind == "exit":
                     running -= 1
+            ended = True
         finally:
             self.ctx.cancel.set()  # only takes effect when the caller left before the end
+            # A caller that left (a second Ctrl-C) is not kept waiting on a clean-up call to a
+            # hung server: the streams are told to stop and given a moment (daemon threads).
+            deadline = None if ended else time.monotonic() + LEFT_JOIN_S
             for worker in workers:
-                worker.join()
+                worker.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         done = tuple(r for r in results if r is not None)
         yield RunReport(self.client.url, self.ctx.project, started, _now(), done)
 
