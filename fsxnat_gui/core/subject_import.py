@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 Steps = Generator[Progress, None, None]
 LISTED_NAMES = 5  # file names quoted in a mismatch message
 FATAL = (AuthError, TLSError)  # errors that will fail every remaining subject the same way
-ZIP_ATTEMPTS = 2  # zips of a subject whose files keep changing on disk before it fails
+ZIP_ATTEMPTS = 3  # zips of a subject whose files keep changing on disk before it fails
 
 
 # --- comparing file lists ---------------------------------------------------------------------
