@@ -2,8 +2,7 @@
 (wall time, peak RSS), `fsxnat import` with N streams, and the floor (ready-made store-only
 zips sent by curl).
 
-Streams: the CLI has no `--parallel` flag yet; `FSXNAT_RUNNER` reads FSXNAT_BENCH_PARALLEL (only
-this script does) and runs the real CLI with `core.jobs.run_import(parallel=N)`.
+Streams: `fsxnat import --parallel N` (the real CLI, `python -m fsxnat_gui.cli`).
 """
 
 from __future__ import annotations
@@ -27,16 +26,6 @@ rc = subprocess.run(sys.argv[1:]).returncode
 wall = time.perf_counter() - t
 peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"rc": rc, "wall": wall, "peak_mb": peak_kb / 1024}))
-"""
-
-# `fsxnat import` (the real CLI) with FSXNAT_BENCH_PARALLEL streams.
-FSXNAT_RUNNER = """
-import functools, os, sys
-from fsxnat_gui import cli
-from fsxnat_gui.core import jobs
-parallel = int(os.environ.get("FSXNAT_BENCH_PARALLEL", jobs.DEFAULT_PARALLEL))
-cli.run_import = functools.partial(jobs.run_import, parallel=parallel)
-sys.exit(cli.main(sys.argv[1:]))
 """
 
 # The floor: per subject, create the subject and the experiment and send the ready-made zip
@@ -102,10 +91,11 @@ def fsxnat_import(
 ) -> tuple[dict[str, float | str], int]:
     """`fsxnat import` of every subject with `parallel` streams: (measurement, bytes sent);
     exits unless every subject was verified."""
-    env = dict(os.environ, XNAT_PASS=PASSWORD, FSXNAT_BENCH_PARALLEL=str(parallel))
+    env = dict(os.environ, XNAT_PASS=PASSWORD)
     args = ["import", str(subjects_dir), "--server", url, "--user", USER, "--project", project]
     args += ["--create-project", "--resource", RESOURCE, "--yes", "--report", str(report)]
-    result = measured([*prefix, sys.executable, "-c", FSXNAT_RUNNER, *args], env=env)
+    args += ["--parallel", str(parallel)]
+    result = measured([*prefix, sys.executable, "-m", "fsxnat_gui.cli", *args], env=env)
     rows = json.loads(report.read_text())["subjects"]
     if not all(r["verified"] for r in rows):
         raise SystemExit("fsxnat import did not verify every subject")
