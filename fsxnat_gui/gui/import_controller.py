@@ -185,7 +185,8 @@ class ImportController(QObject):
     def _make_plan(self, subjects: list[Subject]) -> ImportPlan:
         """LabelError for a malformed template, or mixed versions and no resource label."""
         resource = plan.resource_label(subjects, self._resource_typed)
-        target = dataclasses.replace(self._target, resource=resource)
+        pattern = self._settings.folder_pattern or None
+        target = dataclasses.replace(self._target, resource=resource, folder_pattern=pattern)
         return plan.make_plan(subjects, target, self._assignments)
 
     @Slot()

@@ -1,14 +1,15 @@
-"""The Options menu: where the import writes its temporary zips, and how many uploads it runs
-at once. Both are Settings, read when an import starts (a running one keeps its own)."""
+"""The Options menu: where the import writes its temporary zips, how many uploads it runs at
+once, and how folder names say their subject and session (the folder pattern). All are
+Settings, read when an import or a preview starts (a running import keeps its own)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 
 from fsxnat_gui.gui import file_dialogs
 from fsxnat_gui.gui.icons import icon
@@ -16,10 +17,22 @@ from fsxnat_gui.gui.settings import PARALLEL_UPLOADS, Settings
 
 log = logging.getLogger(__name__)
 
+FOLDER_PATTERN_TIP = (
+    "A regular expression with named groups: (?P<subject>…) says which subject a folder belongs "
+    "to, (?P<session>…) its session for the {session} of the experiment label, e.g. "
+    "(?P<subject>sub-[^_]+)_(?P<session>ses-.+)"
+)
+
 
 class OptionsMenu(QMenu):
     """Options of the next import. `default_temp_dir`: where the zips go until a folder is
-    chosen (the app's data folder; a run uses a folder of its own in it and removes it)."""
+    chosen (the app's data folder; a run uses a folder of its own in it and removes it).
+
+    Signals:
+        matching_changed(): the folder pattern changed (the preview matches again)
+    """
+
+    matching_changed = Signal()
 
     def __init__(self, settings: Settings, default_temp_dir: Path, parent: QWidget) -> None:
         super().__init__("&Options", parent)
@@ -47,6 +60,11 @@ class OptionsMenu(QMenu):
             action.setStatusTip(f"Upload up to {n} subject{'s' if n > 1 else ''} at a time")
             uploads.addAction(action)
         self.parallel.triggered.connect(self._on_parallel_triggered)
+        self.addSeparator()
+        self.folder_pattern = QAction("Folder name &pattern…", self)
+        self.folder_pattern.setObjectName("folderPatternAction")
+        self.folder_pattern.triggered.connect(self._on_folder_pattern_triggered)
+        self.addAction(self.folder_pattern)
         self._show()
 
     def _show(self) -> None:
@@ -58,6 +76,10 @@ class OptionsMenu(QMenu):
         self.default_temp_dir.setEnabled(bool(self._settings.temp_dir))
         for action in self.parallel.actions():
             action.setChecked(action.data() == self._settings.parallel_uploads)
+        pattern = self._settings.folder_pattern
+        tip = f"Folder names are read with {pattern}" if pattern else FOLDER_PATTERN_TIP
+        self.folder_pattern.setToolTip(tip)
+        self.folder_pattern.setStatusTip(tip)
 
     @Slot()
     def _on_temp_dir_triggered(self) -> None:
@@ -79,3 +101,17 @@ class OptionsMenu(QMenu):
         self._settings.parallel_uploads = int(action.data())
         log.info("Parallel uploads: %d", self._settings.parallel_uploads)
         self._show()
+
+    @Slot()
+    def _on_folder_pattern_triggered(self) -> None:
+        text, ok = QInputDialog.getText(
+            self.parentWidget(),
+            "Folder name pattern",
+            FOLDER_PATTERN_TIP + "\nLeave it empty to match folders by their whole name.",
+            text=self._settings.folder_pattern,
+        )
+        if ok:
+            self._settings.folder_pattern = text.strip()
+            log.info("Folder name pattern: %s", text.strip() or "(none)")
+            self._show()
+            self.matching_changed.emit()

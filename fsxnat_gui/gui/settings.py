@@ -33,6 +33,7 @@ class Key:
     REMEMBER = "login/remember"
     TEMP_DIR = "import/temp_dir"  # where the zips are written, "" for the app's data folder
     PARALLEL_UPLOADS = "import/parallel_uploads"
+    FOLDER_PATTERN = "import/folder_pattern"  # regex with groups subject (and session); "" none
     GEOMETRY = "window/geometry"
     WINDOW_STATE = "window/state"
     MAIN_SPLITTER = "window/main_splitter"
@@ -192,6 +193,15 @@ class Settings:
     @parallel_uploads.setter
     def parallel_uploads(self, n: int) -> None:
         self._qs.setValue(Key.PARALLEL_UPLOADS, n)
+
+    @property
+    def folder_pattern(self) -> str:
+        """How folder names say their subject (and session): `fsxnat import --folder-pattern`."""
+        return self._qs.value(Key.FOLDER_PATTERN, "", type=str)
+
+    @folder_pattern.setter
+    def folder_pattern(self, pattern: str) -> None:
+        self._qs.setValue(Key.FOLDER_PATTERN, pattern)
 
     # --- window --------------------------------------------------------------------------
 

@@ -164,3 +164,42 @@ def test_only_existing_sessions_refuses_the_new_folder(
     node = find(preview.model, "CAPS_005", NodeKind.SUBJECT)
     assert node.siblingAtColumn(Column.STATUS).data() == "choose"
     assert "only existing sessions" in node.siblingAtColumn(Column.DETAIL).data()
+
+
+def test_the_folder_pattern_reads_subject_and_session_from_folder_names(
+    make_window: WindowFactory,
+    qtbot: QtBot,
+    xnat: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Options -> Folder name pattern (the CLI's --folder-pattern): BIDS-like folders of one
+    subject go to that subject, each to the session its name says."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from fsxnat_gui.samples import make_subject
+
+    root = tmp_path / "bids"
+    for name in ("sub-07_ses-1", "sub-07_ses-2"):
+        make_subject(root, name)
+    with XnatClient(xnat.url, xnat.user, xnat.password) as client:
+        client.create_project(PROJECT)
+        client.ensure_subject(PROJECT, "sub-07")
+        client.ensure_experiment(PROJECT, "sub-07", "sub-07_ses-1_MR")
+    window = ready(make_window, qtbot, xnat, root)
+    window.target_panel.experiment_edit.setText("{subject}_{session}_MR")
+    pattern = r"(?P<subject>sub-[^_]+)_(?P<session>ses-.+)"
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (pattern, True))
+    with qtbot.waitSignal(window.preview_updated, timeout=10_000):
+        window.options.folder_pattern.trigger()
+    qtbot.waitUntil(lambda: not window.jobs.busy("preview"), timeout=10_000)
+    assert window.settings.folder_pattern == pattern
+    model = window.target_panel.preview.model
+    one, two = (find(model, f, NodeKind.EXPERIMENT) for f in ("sub-07_ses-1", "sub-07_ses-2"))
+    assert (one.data(), one.siblingAtColumn(Column.STATUS).data()) == ("sub-07_ses-1_MR", "exists")
+    # sub-07 has sessions, none named for ses-2: the user says whether it is a new one
+    assert two.siblingAtColumn(Column.STATUS).data() == "choose"
+    assert find(model, "sub-07_ses-2", NodeKind.SUBJECT).data() == "sub-07"
+    choose(window, qtbot, "sub-07_ses-2", "new session sub-07_ses-2_MR")
+    two = find(window.target_panel.preview.model, "sub-07_ses-2", NodeKind.EXPERIMENT)
+    assert (two.data(), two.siblingAtColumn(Column.STATUS).data()) == ("sub-07_ses-2_MR", "new")
