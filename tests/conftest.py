@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import keyring
 import keyring.backend
 import pytest
+from tls_certs import Certs, make_certs
 
 OWNER = ("owner", "owner-secret-pw")
 READER = ("reader", "reader-secret-pw")
@@ -120,3 +121,10 @@ def xnat(tmp_path: Path) -> Iterator[LocalServer]:
         root, users={OWNER[0]: OWNER[1]}, readonly_users={READER[0]: READER[1]}, faults=faults
     ) as url:
         yield LocalServer(url=url, root=root, faults=faults)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A CA and a server certificate for 127.0.0.1 (tests/tls_certs.py)."""
+    pytest.importorskip("cryptography.x509")
+    return make_certs(tmp_path_factory.mktemp("tls"))

@@ -3,8 +3,6 @@ core.pyxnat_config): each test feeds both front ends the same input and checks t
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import ssl
 import threading
@@ -13,13 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from gui_helpers import WindowFactory, log_in, scan, wait_preview
 from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
+from tls_certs import Certs
 
 from fsxnat_gui import cli, samples
 from fsxnat_gui.core import credentials
@@ -180,47 +175,13 @@ def test_the_same_config_files_are_refused_with_the_same_sentence(
     assert PASSWORD not in sentence
 
 
-@pytest.fixture(scope="module")
-def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (its own CA) and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fsxnat test server")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "server.pem", folder / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
-def https_xnat(tmp_path: Path, tls_cert: tuple[Path, Path], xnat: Any) -> Iterator[str]:
+def https_xnat(tmp_path: Path, certs: Certs, xnat: Any) -> Iterator[str]:
     """The local XNAT served over HTTPS with a certificate no system trusts (its URL)."""
     from fsxnat_gui.localxnat import make_server
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*tls_cert)
+    context.load_cert_chain(certs.cert, certs.key)
     server = make_server(tmp_path / "tls-archive", users={xnat.user: xnat.password})
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -284,11 +245,11 @@ def test_a_ca_bundle_in_the_config_is_trusted_by_both(
     xnat: Any,
     https_xnat: str,
     subjects_dir: Path,
-    tls_cert: tuple[Path, Path],
+    certs: Certs,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = write_config(tmp_path / ".xnat_ca.cfg", https_xnat, xnat, verify=str(tls_cert[0]))
+    config = write_config(tmp_path / ".xnat_ca.cfg", https_xnat, xnat, verify=str(certs.ca))
     args = ("--config", config, "--project", "P", "--create-project", "--dry-run")
     code, _, err = fsxnat(capsys, "import", subjects_dir, *args)
     assert code == 0, err
@@ -297,7 +258,7 @@ def test_a_ca_bundle_in_the_config_is_trusted_by_both(
     with qtbot.waitSignal(window.login_changed, timeout=10_000):
         window.sessions.open_login_dialog(config)
     assert window.session is not None
-    assert window.session.profile.ca_bundle == str(tls_cert[0])
+    assert window.session.profile.ca_bundle == str(certs.ca)
     assert INSECURE not in window.message_bar.text.text()
 
     # without the CA (verify: true), both refuse the certificate
