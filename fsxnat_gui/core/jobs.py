@@ -75,11 +75,10 @@ class _Runner:
     worker threads (each runs one subject's sequence at a time), their events relayed from
     this thread as they come, the report last, in plan order."""
 
-    def __init__(self, ctx: RunContext, user_cancel: threading.Event, parallel: int) -> None:
+    def __init__(self, ctx: RunContext, parallel: int) -> None:
         self.ctx = ctx
         self.plan = ctx.plan
         self.client = ctx.client
-        self.user_cancel = user_cancel
         self.parallel = parallel
         total = sum(i.subject.bytes or 0 for i in self.plan.items if i.ok)
         self.meter = RunMeter(total=total, streams=parallel)
@@ -108,8 +107,6 @@ class _Runner:
                     kind, index, payload = self._messages.get(timeout=CANCEL_CHECK_S)
                 except queue.Empty:
                     kind = ""
-                if self.user_cancel.is_set():
-                    self.ctx.cancel.set()
                 if kind == "begin":
                     self.meter.begin(items[index].subject.name, items[index].subject.bytes or 0)
                 elif kind == "event":
@@ -279,7 +276,7 @@ def run_import(
             sleep or halt.wait,
             before_upload=lambda item: runner.zip_next(item),
         )
-        runner = _Runner(ctx, cancel, parallel)
+        runner = _Runner(ctx, parallel)
         yield from runner.run()
     finally:
         ended.set()
