@@ -67,7 +67,8 @@ def test_two_importers_creating_the_same_project_and_subject_both_succeed(
 
 
 def test_a_409_answer_to_a_creation_is_asked_again_not_a_failure(xnat: Any, tmp_path: Path) -> None:
-    """XNAT answers 409 to the second of two simultaneous creations."""
+    """XNAT answers 409 to the second of two simultaneous creations (a clash found at save:
+    xnat-rest.md §2.3 "Uniqueness", §4)."""
     make_subject(tmp_path / "sd", "s1")
     rules = [
         xnat.faults.add("echo_headers", method="PUT", path_regex=path, status=409)

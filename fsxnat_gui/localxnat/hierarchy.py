@@ -228,7 +228,7 @@ def subject(call: Call, pid: str, label: str) -> Response:
 @contextlib.contextmanager
 def _created_meanwhile(what: str) -> Iterator[None]:
     """Two requests creating the same thing at the same moment: the second one's insert fails;
-    XNAT answers 409 then."""
+    XNAT answers 409 then (a clash found at save: xnat-rest.md §2.3 "Uniqueness", §4)."""
     try:
         yield
     except sqlite3.IntegrityError:

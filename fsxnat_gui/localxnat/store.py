@@ -382,7 +382,8 @@ class Store:
         exist_ok: bool = False,
     ) -> Resource:
         """A new resource; when one with that label exists (two requests racing to create it),
-        that one with `exist_ok`, else ResourceExists."""
+        that one with `exist_ok` (an upload auto-creates its resource and answers 200:
+        xnat-rest.md §3.3), else ResourceExists (a PUT of an existing label is 409: §3.1)."""
         with self.lock:
             if (found := self.resource(owner.id, label)) is not None:
                 if exist_ok:

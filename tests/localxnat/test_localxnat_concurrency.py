@@ -99,7 +99,8 @@ def test_an_upload_is_served_while_another_is_still_arriving(xnat, owner) -> Non
 
 
 def test_parallel_uploads_into_one_resource_and_many_keep_every_file(xnat, owner) -> None:
-    """Eight uploads at once (four into the same resource): every file catalogued once."""
+    """Eight uploads at once (four into the same resource, which the first upload creates:
+    xnat-rest.md §3.3 "Auto-creation", every upload answered 200): every file catalogued once."""
     assert owner.put(f"{xnat.url}/data/projects/P1").ok
     shared = make_experiment(owner, xnat.url, "shared")
     targets = [shared] * 4 + [make_experiment(owner, xnat.url, f"s{i}") for i in range(4)]
