@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core import scan
 from fsxnat_gui.core.errors import Cancelled, FsXnatError, XnatError
 from fsxnat_gui.core.model import (
     ImportPlan,
@@ -59,7 +59,7 @@ from fsxnat_gui.core.model import (
 )
 from fsxnat_gui.core.progress import RunMeter
 from fsxnat_gui.core.subject_import import RunContext, SubjectImport
-from fsxnat_gui.core.transfer import CANCEL_CHECK_S, Transfers, zip_room
+from fsxnat_gui.core.transfer import CANCEL_CHECK_S, Transfers
 from fsxnat_gui.core.xnat import XnatClient
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,8 @@ class _Runner:
     def zip_next(self, current: PlanItem) -> None:
         """Start zipping the next item no worker has taken yet (called before an upload,
         while the client is idle). Only for a subject that will surely need a zip: eligible
-        now, with no resource of that label on the server yet, and room for it."""
+        now, with no resource of that label on the server yet (a zip written to disk checks
+        its own room, and is made in its turn instead when there is none)."""
         ctx, items = self.ctx, self.plan.items
         with self._lock:
             following = [i for i in items[self._next :] if i.ok]
@@ -215,7 +216,6 @@ class _Runner:
                     existing = self.client.list_resources(ctx.project, nxt.owner)
                     if any(r.label == nxt.resource_label for r in existing):
                         return
-                archive.free_space_for(ctx.transfers.workdir, zip_room(current) + zip_room(nxt))
             except FsXnatError as exc:
                 log.debug("not zipping %s ahead: %s", nxt.subject.name, exc)
                 return

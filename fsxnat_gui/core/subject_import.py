@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from pathlib import Path
 
 from fsxnat_gui.core import archive, scan
 from fsxnat_gui.core.errors import (
@@ -50,7 +49,7 @@ from fsxnat_gui.core.model import (
     SubjectResult,
 )
 from fsxnat_gui.core.progress import relay
-from fsxnat_gui.core.transfer import CancelledWhileProcessing, Transfers
+from fsxnat_gui.core.transfer import CancelledWhileProcessing, Transfers, Zipped
 from fsxnat_gui.core.units import human_duration
 from fsxnat_gui.core.xnat import XnatClient
 
@@ -272,45 +271,50 @@ class SubjectImport:
 
     def _zip_upload_verify(self) -> Steps:
         """Zip, upload, verify; and the server holds the folder as it is on disk: a file that
-        changed after it was read into the zip (before the upload, or before the subject is
-        reported) means zipping and uploading again, at most ZIP_ATTEMPTS times."""
+        changed after it was read into the zip (before the upload, while it is streamed, or
+        before the subject is reported) means zipping and uploading again, at most
+        ZIP_ATTEMPTS times."""
+        path, cancel = self.item.subject.path, self.ctx.cancel
         zip_path = self.ctx.transfers.zip_path(self.index)
         try:
             for attempt in range(1, ZIP_ATTEMPTS + 1):
                 sent = False
                 try:
-                    result = yield from self.ctx.transfers.zip(self.item, self.index)
-                    self._zipped(result)
-                    changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
+                    zipped = yield from self.ctx.transfers.zip(self.item, self.index)
+                    self._zipped(zipped)
+                    # a streamed zip checks each file as it is sent; one on disk is checked now
+                    changed = None
+                    if zipped.result is not None:
+                        changed = archive.changed_on_disk(path, zipped.result.manifest)
                     if changed is None:
                         sent = True
-                        yield from self._send_zip(result)
-                        changed = archive.changed_on_disk(self.item.subject.path, result.manifest)
+                        yield from self._send_zip(zipped)
+                        changed = archive.changed_on_disk(path, zipped.manifest(cancel))
                         if changed is None:
                             return
                 except FileChanged as exc:  # noticed while reading it (a zip streamed as sent)
                     changed = exc.path
                 if sent:
                     self._start_over()
+                self.ctx.transfers.discard(zip_path)
                 self._changed(changed, attempt)
         finally:
             self.ctx.transfers.discard(zip_path)
 
-    def _zipped(self, result: archive.ArchiveResult) -> None:
-        self.files = len(result.manifest)
-        self.bytes = sum(m.size for m in result.manifest)
-        self.notes.extend(w for w in result.warnings if w not in self.notes)
-        self.left_out.extend(w for w in result.warnings if w.endswith(archive.NOT_INCLUDED))
+    def _zipped(self, zipped: Zipped) -> None:
+        self.files = zipped.files
+        self.bytes = zipped.nbytes
+        self.notes.extend(w for w in zipped.warnings if w not in self.notes)
+        self.left_out.extend(w for w in zipped.warnings if w.endswith(archive.NOT_INCLUDED))
 
-    def _send_zip(self, result: archive.ArchiveResult) -> Steps:
+    def _send_zip(self, zipped: Zipped) -> Steps:
         if self.replaces:
             self._delete_old()
             self.replaces = 0
         try:
             if not self.reuse_empty and not self.created_resource:
                 self._create_resource()
-            expected = {m.path: (m.size, m.md5) for m in result.manifest}
-            yield from self._upload_until_verified(result.path, expected)
+            yield from self._upload_until_verified(zipped)
         except Conflict as exc:
             item = self.item
             raise Conflict(
@@ -364,9 +368,7 @@ class SubjectImport:
 
     # --- upload, verify, retry ------------------------------------------------------------
 
-    def _upload_until_verified(
-        self, zip_path: Path, expected: Mapping[str, tuple[int, str]]
-    ) -> Steps:
+    def _upload_until_verified(self, zipped: Zipped) -> Steps:
         """At most 1 + retries attempts; a transient error or a mismatch starts another one
         after a pause of backoff, 2 x backoff, 4 x backoff, ... seconds."""
         attempts = self.ctx.retries + 1
@@ -375,7 +377,7 @@ class SubjectImport:
             if attempt:
                 yield from self._pause(attempt, str(last))
             try:
-                differences = yield from self._attempt(zip_path, expected, retry=attempt > 0)
+                differences = yield from self._attempt(zipped, retry=attempt > 0)
             except (ServerError, NetworkError) as exc:
                 last = exc
                 continue
@@ -385,9 +387,7 @@ class SubjectImport:
         assert last is not None
         raise type(last)(f"gave up after {attempts} attempts: {last}", last.status)
 
-    def _attempt(
-        self, zip_path: Path, expected: Mapping[str, tuple[int, str]], retry: bool
-    ) -> Generator[Progress, None, str]:
+    def _attempt(self, zipped: Zipped, retry: bool) -> Generator[Progress, None, str]:
         """One upload and its verification ("" = verified, else what differs).
 
         A retry first lists the resource: the server may have finished the previous upload
@@ -395,7 +395,7 @@ class SubjectImport:
         if some are, the resource is emptied so the new upload starts clean."""
         item = self.item
         if retry and (remote := self._list_files()):
-            if not file_differences(expected, remote):
+            if not file_differences(self._expected(zipped), remote):
                 self.notes.append("the server finished storing an earlier attempt")
                 return ""
             log.info("emptying %s of %s before the retry", item.resource_label, item.subject.name)
@@ -403,7 +403,7 @@ class SubjectImport:
             self._create_resource()
         upload_error: XnatError | None = None
         try:
-            yield from self._upload(zip_path)
+            yield from self._upload(zipped)
         except (ServerError, NetworkError) as exc:
             upload_error = exc
             log.warning("upload of %s: %s; listing what the server has", item.subject.name, exc)
@@ -414,7 +414,12 @@ class SubjectImport:
             # stored its files since (a proxy timeout): what the server holds is checked now.
             upload_error = exc
             log.warning("upload of %s: %s; an earlier attempt finished", item.subject.name, exc)
-        return (yield from self._verify(expected, upload_error))
+        return (yield from self._verify(self._expected(zipped), upload_error))
+
+    def _expected(self, zipped: Zipped) -> dict[str, tuple[int, str]]:
+        """What the server must hold: the zip's manifest (a streamed zip's is complete once
+        it was sent)."""
+        return {m.path: (m.size, m.md5) for m in zipped.manifest(self.ctx.cancel)}
 
     def _verify(
         self, expected: Mapping[str, tuple[int, str]], upload_error: XnatError | None
@@ -443,7 +448,7 @@ class SubjectImport:
         if self.ctx.cancel.is_set():
             raise Cancelled()
 
-    def _upload(self, zip_path: Path) -> Steps:
+    def _upload(self, zipped: Zipped) -> Steps:
         """One upload, yielding UPLOADING, then PROCESSING while the server works after the
         last byte."""
         name = self.item.subject.name
@@ -451,7 +456,7 @@ class SubjectImport:
         sent = 0
         processing = False
         try:
-            sending = self.ctx.transfers.send(self.item, zip_path)
+            sending = self.ctx.transfers.send(self.item, zipped)
             while True:
                 try:
                     look = next(sending)

@@ -32,9 +32,8 @@ from typing import BinaryIO, Literal, TypeVar, cast
 
 from fsxnat_gui.core import archive, zipstream
 from fsxnat_gui.core.compression import Compression
-from fsxnat_gui.core.errors import ArchiveError, Cancelled
-from fsxnat_gui.core.model import PlanItem, Progress
-from fsxnat_gui.core.progress import relay
+from fsxnat_gui.core.errors import ArchiveError, Cancelled, NoSpace
+from fsxnat_gui.core.model import ManifestEntry, PlanItem, Progress
 from fsxnat_gui.core.xnat import XnatClient
 
 log = logging.getLogger(__name__)
@@ -69,23 +68,28 @@ def zip_room(item: PlanItem) -> int:
 
 
 _END = None  # a helper thread's last message
+_READY = "ready"  # the zipper's message: the zip can be sent
 
 
-def _make_zip(
-    item: PlanItem, zip_path: Path, cancel: threading.Event, deflate: bool
-) -> Generator[Progress, None, tuple[archive.ArchiveResult, zipstream.StoredZip | None]]:
-    """The subject's zip: stored, it is only described now and made while it is sent
-    (core/zipstream.py); deflated (or too big to stream), it is written to `zip_path`."""
-    subject = item.subject
-    if not deflate:
-        stored = yield from zipstream.prepare(subject.path, cancel, total_hint=subject.bytes)
-        if stored is not None:
-            return dataclasses.replace(stored.result, path=zip_path), stored
-    archive.free_space_for(zip_path.parent, zip_room(item))
-    zipping = archive.zip_subject(
-        subject.path, zip_path, cancel, total_hint=subject.bytes, deflate=deflate
-    )
-    return (yield from zipping), None
+@dataclasses.dataclass(frozen=True)
+class Zipped:
+    """A subject's zip, ready to be sent: on disk (`result`), or streamed (`stored`: made
+    while it is sent, its hash pass possibly still running; core/zipstream.py)."""
+
+    path: Path
+    files: int
+    nbytes: int
+    warnings: tuple[str, ...]
+    result: archive.ArchiveResult | None = None
+    stored: zipstream.StoredZip | None = None
+
+    def manifest(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
+        """What the zip holds (paths, sizes, MD5s, the times the files were read); for a
+        streamed zip, once its hash pass has ended (at once after it was sent)."""
+        if self.stored is not None:
+            return self.stored.manifest(cancel)
+        assert self.result is not None
+        return self.result.manifest
 
 
 class _Upload(threading.Thread):
@@ -103,17 +107,16 @@ class _Upload(threading.Thread):
         client: XnatClient,
         project: str,
         item: PlanItem,
-        zip_path: Path,
+        zipped: Zipped,
         compression: Compression,
-        stored: zipstream.StoredZip | None,
     ) -> None:
         super().__init__(name=f"fsxnat-upload-{item.subject.name}", daemon=True)
         self.stop = threading.Event()
         self.messages: queue.SimpleQueue[tuple[int, int] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
-        self._args = (client, project, item, zip_path)
+        self._args = (client, project, item)
+        self._zipped = zipped
         self._compression = compression
-        self._stored = stored
         self._first: float | None = None
 
     def _on_bytes(self, done: int, total: int) -> None:
@@ -125,26 +128,31 @@ class _Upload(threading.Thread):
         self.messages.put((done, total))
 
     def run(self) -> None:
-        client, project, item, zip_path = self._args
-        where = (project, item.owner, item.resource_label, zip_path)
+        client, project, item = self._args
+        where = (project, item.owner, item.resource_label, self._zipped.path)
+        stored = self._zipped.stored
         # the resource is new or empty: a duplicate is an error (overwrite=False)
         try:
-            if self._stored is None:
+            if stored is None:
                 client.upload_zip(*where, cancel=self.stop, on_bytes=self._on_bytes)
             else:
                 # the zip is made while it is read (ZipReader: read and seek(0) as a file)
-                reader = cast(BinaryIO, self._stored.open())
-                size = self._stored.size
-                client.upload_body(*where, reader, size, cancel=self.stop, on_bytes=self._on_bytes)
+                reader = cast(BinaryIO, stored.open(self.stop))
+                client.upload_body(
+                    *where, reader, stored.size, cancel=self.stop, on_bytes=self._on_bytes
+                )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
             self.messages.put(_END)
 
 
-class _ZipAhead(threading.Thread):
-    """`_make_zip` of a subject ahead of its turn; `events` gets its progress, then _END.
-    `stop` aborts it (a zip on disk is then deleted by zip_subject)."""
+class _Zipper(threading.Thread):
+    """One subject's zip, made on a helper thread: `events` gets its progress, then _READY
+    once it can be sent, then _END. Stored, the zip is described from the walk and ready at
+    once; its hash pass goes on here while it is sent (core/zipstream.py). Deflated (or too
+    big to stream), it is written to `zip_path` first. `abandon()` stops it and deletes the
+    zip on disk."""
 
     def __init__(self, item: PlanItem, zip_path: Path, deflate: bool) -> None:
         super().__init__(name=f"fsxnat-zip-{item.subject.name}", daemon=True)
@@ -152,19 +160,43 @@ class _ZipAhead(threading.Thread):
         self.zip_path = zip_path
         self.deflate = deflate
         self.stop = threading.Event()
-        self.started = time.time()  # files modified after this make the zip stale
-        self.events: queue.SimpleQueue[Progress | None] = queue.SimpleQueue()
-        self.result: archive.ArchiveResult | None = None
-        self.stored: zipstream.StoredZip | None = None
+        self.started = time.time()  # files modified after this make a zip on disk stale
+        self.events: queue.SimpleQueue[Progress | str | None] = queue.SimpleQueue()
+        self.zipped: Zipped | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        steps = _make_zip(self.item, self.zip_path, self.stop, self.deflate)
+        subject = self.item.subject
         try:
+            stored = None
+            if not self.deflate:
+                stored = zipstream.describe(subject.path, total_hint=subject.bytes)
+            if stored is not None:
+                self.zipped = Zipped(
+                    self.zip_path, stored.files, stored.nbytes, stored.warnings, stored=stored
+                )
+                self.events.put(_READY)
+                for _event in stored.hash(self.stop):  # shown as the upload's bytes
+                    pass
+                return
+            archive.free_space_for(self.zip_path.parent, zip_room(self.item))
+            zipping = archive.zip_subject(
+                subject.path,
+                self.zip_path,
+                self.stop,
+                total_hint=subject.bytes,
+                deflate=self.deflate,
+            )
             while True:
-                self.events.put(next(steps))
-        except StopIteration as done:
-            self.result, self.stored = done.value
+                try:
+                    self.events.put(next(zipping))
+                except StopIteration as done:
+                    result: archive.ArchiveResult = done.value
+                    break
+            files = len(result.manifest)
+            nbytes = sum(m.size for m in result.manifest)
+            self.zipped = Zipped(result.path, files, nbytes, result.warnings, result=result)
+            self.events.put(_READY)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
@@ -178,7 +210,7 @@ class _ZipAhead(threading.Thread):
 
 class Transfers:
     """The zips and uploads of one run (see the module docstring); `close()` ends them.
-    Used from the threads of the subjects in flight: the zip made ahead is guarded by a lock."""
+    Used from the threads of the subjects in flight: the zippers are guarded by a lock."""
 
     def __init__(
         self, client: XnatClient, project: str, workdir: Path, cancel: threading.Event
@@ -189,11 +221,15 @@ class Transfers:
         self.cancel = cancel
         self.compression = Compression()
         self._lock = threading.Lock()
-        self._ahead: _ZipAhead | None = None
-        self._streams: dict[Path, zipstream.StoredZip] = {}  # zips sent as they are made
+        self._ahead: _Zipper | None = None
+        self._zippers: dict[Path, _Zipper] = {}  # the zips of the subjects in flight
 
     def close(self) -> None:
         self.drop_ahead()
+        with self._lock:
+            zippers, self._zippers = list(self._zippers.values()), {}
+        for zipper in zippers:
+            zipper.abandon()
 
     # --- zips -----------------------------------------------------------------------------
 
@@ -211,7 +247,7 @@ class Transfers:
         with self._lock:
             if self._ahead is None:
                 deflate = self.compression.deflate(item.subject.path)
-                self._ahead = _ZipAhead(item, self.zip_path(index), deflate)
+                self._ahead = _Zipper(item, self.zip_path(index), deflate)
                 self._ahead.start()
 
     def drop_ahead(self, item: PlanItem | None = None) -> None:
@@ -223,58 +259,62 @@ class Transfers:
             self._ahead = None
         ahead.abandon()
 
-    def zip(self, item: PlanItem, index: int) -> Generator[Progress, None, archive.ArchiveResult]:
-        """The subject's zip: the one the helper thread made (or is making), else made now."""
+    def zip(self, item: PlanItem, index: int) -> Generator[Progress, None, Zipped]:
+        """The subject's zip, ready to send: the one started ahead (still valid: a subject
+        modified since is zipped again), else one started now; ZIPPING events meanwhile."""
         with self._lock:
             ahead = self._ahead
             if ahead is not None and ahead.item is item:
                 self._ahead = None
             else:
                 ahead = None
-        zip_path = self.zip_path(index)
-        if ahead is None:
-            return (yield from self._zip_now(item, zip_path))
-        try:
-            latest: Progress | Literal[False] | None = False
-            while latest is not _END:
-                latest = self._next(ahead.events)
-                shown = latest
-                while latest is not _END and not ahead.events.empty():
-                    latest = ahead.events.get_nowait()  # only the latest is worth showing
-                    shown = latest or shown
-                if shown:
-                    yield dataclasses.replace(shown, item=item.subject.name)
-        except BaseException:
-            ahead.abandon()
-            raise
-        ahead.join()
-        if ahead.error is not None:
-            raise ahead.error
-        assert ahead.result is not None
-        if _changed_since(item, ahead.result, ahead.started):
-            log.info("%s changed after it was zipped ahead: zipping it again", item.subject.name)
-            return (yield from self._zip_now(item, zip_path))
-        self._keep(zip_path, ahead.stored)
-        return ahead.result
-
-    def _zip_now(
-        self, item: PlanItem, zip_path: Path
-    ) -> Generator[Progress, None, archive.ArchiveResult]:
+        if ahead is not None:
+            try:
+                zipped = yield from self._ready(ahead)
+            except NoSpace:  # made ahead while another zip took the room: made now instead
+                log.info("no room to zip %s ahead: zipping it now", item.subject.name)
+            else:
+                if zipped.result is None or not _changed_since(item, zipped.result, ahead.started):
+                    return zipped
+                log.info(
+                    "%s changed after it was zipped ahead: zipping it again", item.subject.name
+                )
+                self.discard(zipped.path)
         deflate = self.compression.deflate(item.subject.path)
-        zipping = _make_zip(item, zip_path, self.cancel, deflate)
-        result, stored = yield from relay(zipping, item.subject.name)
-        self._keep(zip_path, stored)
-        return result
+        zipper = _Zipper(item, self.zip_path(index), deflate)
+        zipper.start()
+        return (yield from self._ready(zipper))
 
-    def _keep(self, zip_path: Path, stored: zipstream.StoredZip | None) -> None:
-        if stored is not None:
-            with self._lock:
-                self._streams[zip_path] = stored
+    def _ready(self, zipper: _Zipper) -> Generator[Progress, None, Zipped]:
+        """Relay the zipper's progress until its zip can be sent (the latest event only)."""
+        with self._lock:
+            self._zippers[zipper.zip_path] = zipper
+        try:
+            message: Progress | str | Literal[False] | None = False
+            while message is not _READY and message is not _END:
+                message = self._next(zipper.events)
+                shown = message
+                while isinstance(message, Progress) and not zipper.events.empty():
+                    message = zipper.events.get_nowait()  # only the latest is worth showing
+                    shown = message if isinstance(message, Progress) else shown
+                if isinstance(shown, Progress):
+                    yield dataclasses.replace(shown, item=zipper.item.subject.name)
+        except BaseException:
+            self.discard(zipper.zip_path)
+            raise
+        if message is _END:
+            self.discard(zipper.zip_path)
+            assert zipper.error is not None, "a zipper ends before ready only on an error"
+            raise zipper.error
+        assert zipper.zipped is not None
+        return zipper.zipped
 
     def discard(self, zip_path: Path) -> None:
-        """The subject is done with its zip: delete it (or forget the streamed one)."""
+        """The subject is done with its zip: stop its zipper, delete the zip on disk."""
         with self._lock:
-            self._streams.pop(zip_path, None)
+            zipper = self._zippers.pop(zip_path, None)
+        if zipper is not None:
+            zipper.abandon()
         zip_path.unlink(missing_ok=True)
 
     def _next(self, messages: queue.SimpleQueue[_T]) -> _T | Literal[False]:
@@ -289,14 +329,14 @@ class Transfers:
 
     # --- uploads --------------------------------------------------------------------------
 
-    def send(self, item: PlanItem, zip_path: Path) -> Generator[Sent, None, int]:
+    def send(self, item: PlanItem, zipped: Zipped) -> Generator[Sent, None, int]:
         """Upload the zip into the item's resource; a `Sent` as bytes go (and at least every
         CANCEL_CHECK_S while the server processes); returns the bytes sent. Raises what the
         upload raised, `Cancelled`, or `CancelledWhileProcessing` when every byte was sent and
         the server did not answer within CANCEL_GRACE_S of the cancel."""
-        stored = self._streams.get(zip_path)
-        upload = _Upload(self.client, self.project, item, zip_path, self.compression, stored)
-        sent, total = 0, stored.size if stored is not None else zip_path.stat().st_size
+        upload = _Upload(self.client, self.project, item, zipped, self.compression)
+        stored = zipped.stored
+        sent, total = 0, stored.size if stored is not None else zipped.path.stat().st_size
         last_byte: float | None = None
         upload.start()
         try:

@@ -73,6 +73,7 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _PROGRESS_INTERVAL = 0.05  # seconds between on_bytes calls (at most ~20 per second)
 _POLL = 0.05  # seconds between looks at the cancel event while a call is in flight
 _SESSION_COOKIE = "JSESSIONID"
+UPLOAD_BLOCK = 1 << 20  # bytes handed to the socket at a time (urllib3's default: 16 KiB)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,21 @@ class _Call:
     short: bool  # clean-up: short timeouts, one try, never on a helper thread
 
 
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with uploads written to the socket in UPLOAD_BLOCK pieces: 64 times
+    fewer system calls and Python round trips than urllib3's 16 KiB for the same bytes."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", UPLOAD_BLOCK)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _mount(session: requests.Session) -> requests.Session:
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, _Adapter())
+    return session
+
+
 class _Retry(Exception):  # noqa: N818 - internal: a failure worth another try
     def __init__(self, error: XnatError, wait: float | None = None) -> None:
         super().__init__(str(error))
@@ -238,7 +254,7 @@ class Transport:
         # Pin pyxnat's entry point so nothing can ever resolve it to the XNAT 1.4 `/REST` API;
         # this adapter builds every URL itself under /data.
         self._interface._entry = "/data"
-        self._session: requests.Session = self._interface._http
+        self._session: requests.Session = _mount(self._interface._http)
         self._session.headers["User-Agent"] = USER_AGENT
         if self._has_credentials:
             # UTF-8 as XNAT's Basic filter decodes it (requests would encode str as Latin-1 and
@@ -403,7 +419,7 @@ class Transport:
     def _acquire(self) -> requests.Session:
         with self._lock:
             if self._session in self._busy:  # held by a call in flight (an abandoned one)
-                fresh = requests.Session()
+                fresh = _mount(requests.Session())
                 fresh.headers.update(self._session.headers)
                 fresh.auth = self._session.auth
                 fresh.cookies.update(self._session.cookies)

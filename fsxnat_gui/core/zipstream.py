@@ -1,17 +1,21 @@
 """A store-only zip made while it is sent: no zip on disk, no wait for a whole zip.
 
 XNAT extracts uploads with Java's `ZipInputStream`, which cannot read a STORED entry whose CRC
-and sizes come after its data (a data descriptor): they must be in the local header. So
-`prepare()` reads every file once first (MD5 for the manifest and CRC-32 for the headers, the
-cost of hashing, no writing), which also gives the exact size of the zip for the
-Content-Length; `StoredZip.open()` then produces the zip's bytes while the upload reads them,
-file by file, reading each file again and checking its size and CRC-32 against the first
-read: a file that changed in between stops the upload (`ArchiveError`), so what is sent is
-always what the manifest describes.
+and sizes come after its data (a data descriptor): they must be in the local header. The size
+of a stored zip only depends on the names and sizes of its files, so `describe()` knows it (the
+Content-Length) from the walk alone, before any file is read. Then:
+
+- the hash pass (`StoredZip.hash()`, on the zipper's thread) reads each file once for its MD5
+  (the manifest) and CRC-32 (its local header), and publishes it;
+- a reader (`StoredZip.open()`, the upload body) sends each entry as soon as it is hashed:
+  its header, then the file read again with its size and CRC-32 checked against the first
+  read. A file that changed in between stops the upload (`FileChanged`), so what is sent is
+  always what the manifest describes. The first bytes leave after the first file's hash, not
+  the whole subject's.
 
 The files, their order, names, dates and mode are those of `archive.zip_subject` (the same
 walk; a stored zip of it is byte for byte the same entries). Zips that would need ZIP64
-(4 GiB, 65535 entries, a file over 2 GiB) are not streamed: `prepare()` returns None and the
+(4 GiB, 65535 entries, a file over 2 GiB) are not streamed: `describe()` returns None and the
 caller writes the zip to disk as before.
 """
 
@@ -25,7 +29,6 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from fsxnat_gui.core import archive
@@ -38,74 +41,150 @@ log = logging.getLogger(__name__)
 _LIMIT = 0xFFFFFFFF  # beyond it a zip needs ZIP64
 _END = struct.Struct(zipfile.structEndArchive)
 _CENTRAL = struct.Struct(zipfile.structCentralDir)
+_LOCAL_FIXED = struct.calcsize(zipfile.structFileHeader)  # 30: the local header before the name
+_CENTRAL_FIXED = _CENTRAL.size  # 46
+_WAIT_S = 0.2  # how long a waiting reader goes without looking at its cancel event
 
 
-@dataclass(frozen=True)
 class _Entry:
-    local: LocalFile
-    zinfo: zipfile.ZipInfo
-    header: bytes  # the local header
-    offset: int  # of the local header in the zip
+    """One file of the zip: where its local header starts; its header once hashed."""
+
+    __slots__ = ("header", "local", "offset", "zinfo")
+
+    def __init__(self, local: LocalFile, offset: int) -> None:
+        self.local = local
+        self.offset = offset
+        self.zinfo: zipfile.ZipInfo | None = None
+        self.header = b""
 
 
 class StoredZip:
-    """A subject's store-only zip, described (`size`, `result`) before any byte of it exists;
-    `open()` gives a reader of its bytes (each reader reads the files again)."""
+    """A subject's store-only zip, described (`size`, `files`, `nbytes`, `warnings`) before
+    any byte of it exists; see the module docstring. Thread-safe: one thread runs `hash()`,
+    readers on other threads wait for the entries they need."""
 
-    def __init__(self, entries: list[_Entry], result: archive.ArchiveResult) -> None:
-        self._entries = entries
-        self.result = result
-        self._central = _central_directory(entries)
-        self.size = result.zip_bytes
+    def __init__(self, name: str, files: list[LocalFile], warnings: list[str]) -> None:
+        self.name = name
+        self.files = len(files)
+        self.nbytes = sum(f.size for f in files)
+        self.warnings = tuple(warnings)
+        self._entries: list[_Entry] = []
+        offset = 0
+        for local in files:
+            self._entries.append(_Entry(local, offset))
+            offset += _LOCAL_FIXED + len(local.arcname.encode()) + local.size
+        central = sum(_CENTRAL_FIXED + len(f.arcname.encode()) for f in files)
+        self._central_offset = offset
+        self.size = offset + central + _END.size
+        self._ready = threading.Condition()
+        self._hashed = 0  # entries hashed, in order
+        self._error: BaseException | None = None  # why the hash pass stopped
+        self._manifest: tuple[ManifestEntry, ...] | None = None
+        self._central: bytes | None = None
 
-    def open(self) -> ZipReader:
-        return ZipReader(self)
+    def hash(self, cancel: threading.Event) -> Generator[Progress, None, tuple[ManifestEntry, ...]]:
+        """The hash pass (ZIPPING progress): each file read once, published as it is done;
+        returns the manifest. Raises FileChanged, ArchiveError or Cancelled, which the readers
+        and `manifest()` raise too."""
+        meter = ByteMeter(Stage.ZIPPING, self.name, self.nbytes)
+        manifest: list[ManifestEntry] = []
+        try:
+            yield meter.event()
+            for entry in self._entries:
+                manifest.append((yield from _hash_entry(entry, cancel, meter)))
+                with self._ready:
+                    self._hashed += 1
+                    self._ready.notify_all()
+            yield meter.event()
+        except BaseException as exc:
+            with self._ready:
+                self._error = Cancelled() if isinstance(exc, GeneratorExit) else exc
+                self._ready.notify_all()
+            raise
+        log.info("hashed %s: %d files, %d bytes", self.name, self.files, self.nbytes)
+        with self._ready:
+            self._manifest = tuple(manifest)
+            self._ready.notify_all()
+        return self._manifest
 
-    def chunks(self) -> Iterator[bytes]:
-        """The zip's bytes, in pieces of at most CHUNK_SIZE (plus headers)."""
-        for entry in self._entries:
+    def manifest(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
+        """The manifest, once the hash pass has ended (at once after an upload of the zip)."""
+        with self._ready:
+            while self._manifest is None:
+                self._check(cancel)
+                self._ready.wait(_WAIT_S)
+            return self._manifest
+
+    def open(self, cancel: threading.Event) -> ZipReader:
+        """A reader of the zip's bytes; `cancel` stops one waiting for the hash pass."""
+        return ZipReader(self, cancel)
+
+    def chunks(self, cancel: threading.Event) -> Iterator[bytes]:
+        """The zip's bytes: each entry once hashed, its file in pieces of CHUNK_SIZE."""
+        for count, entry in enumerate(self._entries, start=1):
+            self._wait(count, cancel)
             yield entry.header
             yield from _file_chunks(entry)
-        yield self._central
+        yield self._central_directory()
+
+    def _wait(self, count: int, cancel: threading.Event) -> None:
+        with self._ready:
+            while self._hashed < count:
+                self._check(cancel)
+                self._ready.wait(_WAIT_S)
+
+    def _check(self, cancel: threading.Event) -> None:
+        if self._error is not None:
+            raise self._error
+        if cancel.is_set():
+            raise Cancelled()
+
+    def _central_directory(self) -> bytes:
+        if self._central is None:
+            self._central = _central_directory(self._entries, self._central_offset)
+        return self._central
 
 
 class ZipReader:
     """A file-like view of a `StoredZip` for an upload body: `read(size)`, and `seek(0)` to
     start again (a request sent again after a refused session cookie)."""
 
-    def __init__(self, stored: StoredZip) -> None:
+    def __init__(self, stored: StoredZip, cancel: threading.Event) -> None:
         self._stored = stored
-        self._chunks = stored.chunks()
-        self._buffer = memoryview(b"")
+        self._cancel = cancel
+        self._chunks = stored.chunks(cancel)
+        self._buffer = b""
+        self._pos = 0
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if offset != 0 or whence != 0:
             raise ValueError("a streamed zip can only start again from its first byte")
-        self._chunks = self._stored.chunks()
-        self._buffer = memoryview(b"")
+        self._chunks = self._stored.chunks(self._cancel)
+        self._buffer, self._pos = b"", 0
         return 0
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            return b"".join([bytes(self._buffer), *self._chunks])
-        while not self._buffer:
+            return b"".join([self._buffer[self._pos :], *self._chunks])
+        while self._pos >= len(self._buffer):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return b""
-            self._buffer = memoryview(chunk)
-        piece, self._buffer = self._buffer[:size], self._buffer[size:]
-        return bytes(piece)
+            self._buffer, self._pos = chunk, 0
+        if self._pos == 0 and len(self._buffer) <= size:  # a whole piece: no copy
+            self._pos = len(self._buffer)
+            return self._buffer
+        piece = self._buffer[self._pos : self._pos + size]
+        self._pos += len(piece)
+        return piece
 
     def close(self) -> None:
         self._chunks = iter(())
 
 
-def prepare(
-    src: Path, cancel: threading.Event, *, total_hint: int | None = None
-) -> Generator[Progress, None, StoredZip | None]:
-    """Read the subject's files once (ZIPPING progress): the manifest and the CRC-32s; the
-    stored zip to stream, or None when it would need ZIP64. Raises ArchiveError or Cancelled.
-    """
+def describe(src: Path, *, total_hint: int | None = None) -> StoredZip | None:
+    """The subject's stored zip as the walk finds it (nothing read yet), or None when it would
+    need ZIP64. Raises ArchiveError."""
     src = Path(src)
     name = archive.subject_name(src)
     files, warnings = archive.walk_subject(src)
@@ -115,53 +194,55 @@ def prepare(
             f"the subject changed since it was scanned ({total_hint / 1e6:,.1f} MB then, "
             f"{total / 1e6:,.1f} MB now)"
         )
-    headers = sum(30 + 46 + 2 * len(f.arcname.encode()) for f in files) + _END.size
-    if (
-        len(files) >= zipfile.ZIP_FILECOUNT_LIMIT
-        or total + headers >= _LIMIT
-        or any(f.size > zipfile.ZIP64_LIMIT for f in files)
+    if len(files) >= zipfile.ZIP_FILECOUNT_LIMIT or any(
+        f.size > zipfile.ZIP64_LIMIT for f in files
     ):
         return None
-    meter = ByteMeter(Stage.ZIPPING, name, total)
-    yield meter.event()
-    entries: list[_Entry] = []
-    manifest: list[ManifestEntry] = []
-    offset = 0
-    for local in files:
+    stored = StoredZip(name, files, warnings)
+    if stored.size >= _LIMIT:
+        return None
+    log.info(
+        "ready to stream %s: %d files, %d bytes (zip %d bytes)",
+        name,
+        len(files),
+        total,
+        stored.size,
+    )
+    return stored
+
+
+def _hash_entry(
+    entry: _Entry, cancel: threading.Event, meter: ByteMeter
+) -> Generator[Progress, None, ManifestEntry]:
+    """Read one file: its MD5 and CRC-32, its local header; unchanged while it was read."""
+    local = entry.local
+    if cancel.is_set():
+        raise Cancelled()
+    md5 = hashlib.md5(usedforsecurity=False)
+    crc = 0
+    before = _stat(local)
+    for chunk in _read(local):
+        md5.update(chunk)
+        crc = zlib.crc32(chunk, crc)
+        if (event := meter.advance(len(chunk))) is not None:
+            yield event
         if cancel.is_set():
             raise Cancelled()
-        md5 = hashlib.md5(usedforsecurity=False)
-        crc = 0
-        before = _stat(local)
-        for chunk in _read(local):
-            md5.update(chunk)
-            crc = zlib.crc32(chunk, crc)
-            if (event := meter.advance(len(chunk))) is not None:
-                yield event
-            if cancel.is_set():
-                raise Cancelled()
-        after = _stat(local)
-        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-            raise archive._changed(local.arcname)  # changed while it was read: never mixed
-        zinfo = archive._zip_info(local, before.st_mtime, deflate=False)
-        zinfo.CRC = crc
-        zinfo.compress_size = local.size
-        header = zinfo.FileHeader(zip64=False)
-        entries.append(_Entry(local, zinfo, header, offset))
-        manifest.append(
-            ManifestEntry(local.arcname, local.size, md5.hexdigest(), before.st_mtime_ns)
-        )
-        offset += len(header) + local.size
-    yield meter.event()
-    size = offset + len(_central_directory(entries))
-    log.info("ready to stream %s: %d files, %d bytes (zip %d bytes)", name, len(files), total, size)
-    result = archive.ArchiveResult(Path(name + ".zip"), tuple(manifest), tuple(warnings), size)
-    return StoredZip(entries, result)
+    after = _stat(local)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise archive._changed(local.arcname)  # changed while it was read: never mixed
+    zinfo = archive._zip_info(local, before.st_mtime, deflate=False)
+    zinfo.CRC = crc
+    zinfo.compress_size = local.size
+    entry.zinfo, entry.header = zinfo, zinfo.FileHeader(zip64=False)
+    return ManifestEntry(local.arcname, local.size, md5.hexdigest(), before.st_mtime_ns)
 
 
 def _stat(local: LocalFile) -> os.stat_result:
     try:
         return os.stat(local.path)
+    except FileNotFoundError as exc:  # gone since the walk
+        raise archive._changed(local.arcname) from exc
     except OSError as exc:
         raise archive._read_error(local.arcname, exc) from exc
 
@@ -196,6 +277,7 @@ def _read(local: LocalFile) -> Iterator[bytes]:
 
 def _file_chunks(entry: _Entry) -> Iterator[bytes]:
     """The entry's data read again, checked against the CRC-32 of the first read."""
+    assert entry.zinfo is not None, "sent before it was hashed"
     crc = 0
     for chunk in _read(entry.local):
         crc = zlib.crc32(chunk, crc)
@@ -204,11 +286,12 @@ def _file_chunks(entry: _Entry) -> Iterator[bytes]:
         raise archive._changed(entry.local.arcname)
 
 
-def _central_directory(entries: list[_Entry]) -> bytes:
-    """The central directory and the end record (no ZIP64: prepare() checked the sizes)."""
+def _central_directory(entries: list[_Entry], start: int) -> bytes:
+    """The central directory and the end record (no ZIP64: describe() checked the sizes)."""
     records = []
     for e in entries:
         z = e.zinfo
+        assert z is not None, "every entry is hashed before the central directory"
         dt = z.date_time
         dosdate = (dt[0] - 1980) << 9 | dt[1] << 5 | dt[2]
         dostime = dt[3] << 11 | dt[4] << 5 | (dt[5] // 2)
@@ -238,7 +321,6 @@ def _central_directory(entries: list[_Entry]) -> bytes:
             + filename
         )
     central = b"".join(records)
-    start = entries[-1].offset + len(entries[-1].header) + entries[-1].local.size if entries else 0
     end = _END.pack(
         zipfile.stringEndArchive, 0, 0, len(entries), len(entries), len(central), start, 0
     )

@@ -26,6 +26,12 @@ def _rewrite(path: Path) -> None:
     os.utime(path, ns=(later, later))
 
 
+def _first_file(subject: Subject) -> Path:
+    """The file the zip starts with: hashed (read) before any byte of the zip is sent."""
+    files, _warnings = archive.walk_subject(subject.path)
+    return files[0].path
+
+
 class _At:
     """An on_event hook rewriting `path` at the first `times` events of `stage`: ZIPPING ones
     that end it (every file read, the zip not yet closed), or any UPLOADING one."""
@@ -46,14 +52,17 @@ class _At:
 def test_a_file_modified_after_it_was_read_is_zipped_and_sent_again(
     subjects: list[Subject], client: XnatClient
 ) -> None:
-    """The subject is zipped in its turn (not ahead); a file already read into the zip is saved
-    again before the zip is closed: the server must get the new content."""
-    edited = _At(Stage.ZIPPING, 1, subjects[0].path / "mri" / "aseg.mgz")
+    """The zip is streamed as its files are read: the first file, read (hashed) before the
+    first byte is sent, is saved again while the zip is being sent: the server must get the
+    new content."""
+    first = _first_file(subjects[0])
+    edited = _At(Stage.UPLOADING, 1, first)
     r = run(plan_for(subjects[:1], client), client, on_event=edited)
     assert edited.done == 1
     assert r.status() == {"sub-01": "imported"}
     assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
-    assert "sub-01/mri/aseg.mgz changed on disk after it was zipped" in r.results["sub-01"].detail
+    arcname = first.relative_to(subjects[0].path.parent).as_posix()
+    assert f"{arcname} changed on disk after it was zipped" in r.results["sub-01"].detail
 
 
 def test_a_file_modified_during_the_upload_is_sent_again(
@@ -71,12 +80,14 @@ def test_a_file_modified_during_the_upload_is_sent_again(
 def test_a_file_that_keeps_changing_fails_the_subject_naming_it(
     subjects: list[Subject], client: XnatClient
 ) -> None:
-    edited = _At(Stage.ZIPPING, 9, subjects[0].path / "mri" / "aseg.mgz")
+    first = _first_file(subjects[0])
+    edited = _At(Stage.UPLOADING, 9, first)
     r = run(plan_for(subjects[:1], client), client, on_event=edited)
     result = r.results["sub-01"]
     assert r.status() == {"sub-01": "failed"}
     assert not result.verified
-    assert "sub-01/mri/aseg.mgz kept changing on disk" in result.error
+    arcname = first.relative_to(subjects[0].path.parent).as_posix()
+    assert f"{arcname} kept changing on disk" in result.error
     assert not r.report.ok
 
 

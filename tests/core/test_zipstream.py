@@ -1,6 +1,6 @@
 """The zip made while it is sent: the same bytes as the stored zip on disk, readable entry by
-entry as Java's ZipInputStream reads it (CRC and sizes in each local header), and never
-anything but what its manifest describes."""
+entry as Java's ZipInputStream reads it (CRC and sizes in each local header), never anything
+but what its manifest describes, and sent while its files are still being hashed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import TypeVar
 import pytest
 
 from fsxnat_gui.core import archive, zipstream
-from fsxnat_gui.core.errors import ArchiveError
+from fsxnat_gui.core.errors import ArchiveError, Cancelled
 from fsxnat_gui.samples import make_subject
 
 R = TypeVar("R")
@@ -41,13 +41,21 @@ def subject(tmp_path: Path) -> Path:
     return make_subject(tmp_path, "sub-01")
 
 
+def prepared(subject: Path) -> zipstream.StoredZip | None:
+    """The subject's stored zip with its hash pass done."""
+    stored = zipstream.describe(subject)
+    if stored is not None:
+        drain(stored.hash(threading.Event()))
+    return stored
+
+
 def test_same_bytes_as_the_stored_zip_on_disk(subject: Path, tmp_path: Path) -> None:
     disk = drain(archive.zip_subject(subject, tmp_path / "d.zip", threading.Event(), deflate=False))
-    stored = drain(zipstream.prepare(subject, threading.Event()))
+    stored = prepared(subject)
     assert stored is not None
-    assert stored.result.manifest == disk.manifest
+    assert stored.manifest(threading.Event()) == disk.manifest
     assert stored.size == disk.zip_bytes
-    reader = stored.open()
+    reader = stored.open(threading.Event())
     first = read_all(reader, 16_384)
     assert first == (tmp_path / "d.zip").read_bytes()
     reader.seek(0)  # a request sent again starts from the first byte
@@ -57,9 +65,9 @@ def test_same_bytes_as_the_stored_zip_on_disk(subject: Path, tmp_path: Path) -> 
 def test_every_stored_entry_is_readable_front_to_back(subject: Path) -> None:
     """As ZipInputStream reads: local header, then exactly `size` bytes, with the CRC and the
     sizes in the header (no data descriptor)."""
-    stored = drain(zipstream.prepare(subject, threading.Event()))
+    stored = prepared(subject)
     assert stored is not None
-    data = read_all(stored.open(), 65_536)
+    data = read_all(stored.open(threading.Event()), 65_536)
     pos, names = 0, []
     while data[pos : pos + 4] == b"PK\x03\x04":
         flags, method, _t, _d, crc, csize, size, nlen, xlen = struct.unpack(
@@ -73,21 +81,75 @@ def test_every_stored_entry_is_readable_front_to_back(subject: Path) -> None:
         names.append(data[pos + 30 : pos + 30 + nlen].decode())
         pos = start + size
     assert data[pos : pos + 4] == b"PK\x01\x02", "then the central directory"
-    assert names == [m.path for m in stored.result.manifest]
+    assert names == [m.path for m in stored.manifest(threading.Event())]
 
 
 def test_a_file_changed_after_reading_stops_the_stream(subject: Path) -> None:
-    stored = drain(zipstream.prepare(subject, threading.Event()))
+    stored = prepared(subject)
     assert stored is not None
     stats = subject / "stats" / "aseg.stats"
     data = stats.read_bytes()
     stats.write_bytes(data[:-2] + b"X\n")  # same size: only the CRC tells
     with pytest.raises(ArchiveError, match=r"sub-01/stats/aseg\.stats changed"):
-        read_all(stored.open(), 65_536)
+        read_all(stored.open(threading.Event()), 65_536)
 
 
 def test_a_zip_that_needs_zip64_is_not_streamed(
     subject: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(zipstream, "_LIMIT", 1_000_000)  # as if the subject were 4 GiB
-    assert drain(zipstream.prepare(subject, threading.Event())) is None
+    assert prepared(subject) is None
+
+
+def test_the_size_is_known_before_any_file_is_read(subject: Path, tmp_path: Path) -> None:
+    """The Content-Length comes from the walk alone: names and sizes."""
+    disk = drain(archive.zip_subject(subject, tmp_path / "d.zip", threading.Event(), deflate=False))
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    assert stored.size == disk.zip_bytes
+    assert (stored.files, stored.nbytes) == (len(disk.manifest), sum(m.size for m in disk.manifest))
+
+
+def test_the_first_entries_go_while_the_rest_is_hashed(subject: Path) -> None:
+    """A reader sends each entry once it is hashed: the first bytes leave before the hash
+    pass has read the whole subject."""
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    hashing = stored.hash(threading.Event())
+    reader = stored.open(threading.Event())
+    got = threading.Event()
+    first: list[bytes] = []
+
+    def read_first() -> None:
+        first.append(reader.read(16_384))
+        got.set()
+
+    thread = threading.Thread(target=read_first, daemon=True)
+    thread.start()
+    assert not got.wait(0.3), "nothing can be sent before the first file is hashed"
+    while not got.is_set():  # hash file by file until the reader has its first bytes
+        next(hashing)
+    thread.join(5)
+    assert first[0].startswith(b"PK\x03\x04")
+    assert [m.path for m in drain(hashing)] == [m.path for m in stored.manifest(threading.Event())]
+
+
+def test_a_hash_pass_that_fails_stops_the_reader(subject: Path) -> None:
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    (subject / "stats" / "aseg.stats").unlink()  # gone after the walk
+    with pytest.raises(ArchiveError, match=r"aseg\.stats changed or disappeared"):
+        drain(stored.hash(threading.Event()))
+    with pytest.raises(ArchiveError, match=r"aseg\.stats changed or disappeared"):
+        read_all(stored.open(threading.Event()), 65_536)
+    with pytest.raises(ArchiveError, match=r"aseg\.stats changed or disappeared"):
+        stored.manifest(threading.Event())
+
+
+def test_a_cancelled_reader_stops_waiting_for_the_hash_pass(subject: Path) -> None:
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        stored.open(cancel).read(16_384)
