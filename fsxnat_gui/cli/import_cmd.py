@@ -198,16 +198,16 @@ def check_temp_dir(folder: Path | None) -> None:
 
 def check_room(plan: ImportPlan, folder: Path | None) -> None:
     """`NoSpace` (said with --temp-dir) before anything is sent when the zips' folder has no
-    room for the largest subject's zip."""
-    needed = 0
-    for item in plan.items:
-        if item.ok:
-            try:
-                needed = max(needed, archive.zip_estimate(item.subject.path))
-            except ArchiveError:
-                continue  # the run says why this folder cannot be zipped
-    if needed:
+    room for the largest subject's zip (the largest by the scan's size: one walk, not one a
+    subject)."""
+    largest = sorted((i for i in plan.items if i.ok), key=lambda i: -(i.subject.bytes or 0))
+    for item in largest:
+        try:
+            needed = archive.zip_estimate(item.subject.path)
+        except ArchiveError:
+            continue  # the run says why this folder cannot be zipped
         archive.free_space_for(folder or Path(tempfile.gettempdir()), needed)
+        return
 
 
 def print_tree(node: PlanNode, out: TextIO, depth: int = 0) -> None:

@@ -102,13 +102,17 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
                 if entry.is_symlink():
                     linked = _linked_file(entry, rel, real_root, warnings)
                     if linked is not None:
-                        files.append(LocalFile(f"{name}/{rel}", Path(entry.path), linked))
+                        files.append(
+                            LocalFile(f"{name}/{rel}", Path(entry.path), *_size_time(linked))
+                        )
                 elif entry.is_dir(follow_symlinks=False):
                     pending.append((Path(entry.path), rel + "/"))
                 else:
                     info = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(info.st_mode):
-                        files.append(LocalFile(f"{name}/{rel}", Path(entry.path), info.st_size))
+                        files.append(
+                            LocalFile(f"{name}/{rel}", Path(entry.path), *_size_time(info))
+                        )
                     else:
                         warnings.append(f"{rel} is {_special_kind(info.st_mode)}: not included")
             except FileNotFoundError as exc:
@@ -141,11 +145,15 @@ def subject_name(path: Path) -> str:
     return path.name if path.name not in ("", "..") else Path(os.path.abspath(path)).name
 
 
+def _size_time(info: os.stat_result) -> tuple[int, int]:
+    return info.st_size, info.st_mtime_ns
+
+
 def _linked_file(
     entry: os.DirEntry[str], rel: str, real_root: Path, warnings: list[str]
-) -> int | None:
-    """The size of the regular file inside the subject that a relative link resolves to, or None
-    (with a warning) for a link that must not be followed."""
+) -> os.stat_result | None:
+    """The status of the regular file inside the subject that a relative link resolves to, or
+    None (with a warning) for a link that must not be followed."""
     target = os.readlink(entry.path)
     if os.path.isabs(target):
         warnings.append(f"{rel} is a link to {target}, an absolute path: not included")
@@ -168,7 +176,7 @@ def _linked_file(
     if not stat.S_ISREG(st.st_mode):
         warnings.append(f"{rel} is a link to {target}, {_special_kind(st.st_mode)}: not included")
         return None
-    return st.st_size
+    return st
 
 
 def _special_kind(mode: int) -> str:
@@ -295,11 +303,8 @@ def changed_on_disk(src: Path, manifest: tuple[ManifestEntry, ...]) -> str | Non
     if added_or_gone:
         return added_or_gone[0]
     for entry in manifest:
-        try:
-            info = os.stat(now[entry.path].path)
-        except OSError:
-            return entry.path
-        if info.st_size != entry.size or (entry.mtime_ns and info.st_mtime_ns != entry.mtime_ns):
+        local = now[entry.path]
+        if local.size != entry.size or (entry.mtime_ns and local.mtime_ns != entry.mtime_ns):
             return entry.path
     return None
 

@@ -326,6 +326,7 @@ class LocalFile:
     arcname: str  # "<subject folder>/mri/T1.mgz": the path inside the zip and the resource
     path: Path  # where to read it
     size: int
+    mtime_ns: int = 0  # its modification time when walked (a link: its target's)
 
 
 # --- what the XNAT adapter returns ------------------------------------------------------------

@@ -150,6 +150,7 @@ class SubjectImport:
         self.created_resource = False  # this run created the resource: it may delete it
         self.created_subject = False  # this run asked XNAT to create the subject
         self.created_experiment = False  # ... and the experiment
+        self.new_owner = False  # XNAT created the resource's owner just now (201): it is empty
         self.left_out: list[str] = []  # files of the folder not on the server, and why
         self.uploaded = 0  # bytes sent, every attempt counted
         self.notes: list[str] = []  # -> SubjectResult.detail
@@ -225,15 +226,20 @@ class SubjectImport:
             )
         if subject_id is None:
             self.created_subject = True
-            subject_id = self.client.ensure_subject(self.project, item.subject_label)
-            ctx.subject_ids[item.subject_label] = subject_id
+            subject = self.client.create_subject(self.project, item.subject_label)
+            subject_id = ctx.subject_ids[item.subject_label] = subject.id
+            self.new_owner = subject_level and subject.new
         if owner is None and not subject_level:
             self.created_experiment = True
-            self.client.ensure_experiment(self.project, item.subject_label, item.experiment_label)
-            ctx.experiments[item.experiment_label] = subject_id
+            label = item.experiment_label
+            experiment = self.client.create_experiment(self.project, item.subject_label, label)
+            ctx.experiments[label] = subject_id
+            self.new_owner = experiment.new
 
     def _existing_resource(self) -> Generator[Progress, None, bool]:
         """Apply the policy to a resource that is already there. True = skip the subject."""
+        if self.new_owner:
+            return False  # created by this run just now: nothing is in it (one listing less)
         resource = self.item.resource_label
         labels = [r.label for r in self.client.list_resources(self.project, self.item.owner)]
         if resource not in labels:

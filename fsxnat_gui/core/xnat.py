@@ -37,6 +37,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Self
@@ -120,6 +121,15 @@ def experiment_web_url(url: str, project: str, experiment: Owner | str) -> str:
     """The page of the experiment (or subject) on the server at `url`, for a browser (no
     request is made)."""
     return f"{normalise_url(url)}{owner_path(project, experiment)}?format=html"
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a create-PUT answered: the accession ID, and whether this call created it (201;
+    200: it was there, or a concurrent importer or an earlier try of this call created it)."""
+
+    id: str
+    new: bool
 
 
 class XnatClient:
@@ -325,6 +335,10 @@ class XnatClient:
 
     def ensure_subject(self, project: str, label: str) -> str:
         """The subject's accession ID, creating it if needed (201 new, 200 existing)."""
+        return self.create_subject(project, label).id
+
+    def create_subject(self, project: str, label: str) -> Created:
+        """`ensure_subject`, saying whether this call created it."""
         what = f"create the subject {label} in {project}"
         response = self._create(
             f"/data/projects/{seg(project)}/subjects/{seg(label)}",
@@ -335,10 +349,14 @@ class XnatClient:
             raise NotFound(f"The project {project} does not exist or you cannot see it.", 422)
         if response.status_code not in OK:
             raise self._refused(response, what, "subject label", label)
-        return self._accession_id(response, what)
+        return Created(self._accession_id(response, what), response.status_code == 201)
 
     def ensure_experiment(self, project: str, subject: str, label: str) -> str:
         """The MR session's accession ID, creating it (xnat:mrSessionData) if needed."""
+        return self.create_experiment(project, subject, label).id
+
+    def create_experiment(self, project: str, subject: str, label: str) -> Created:
+        """`ensure_experiment`, saying whether this call created it."""
         what = f"create the experiment {label} in {project}"
         path = f"/data/projects/{seg(project)}/subjects/{seg(subject)}/experiments/{seg(label)}"
         response = self._create(
@@ -349,7 +367,7 @@ class XnatClient:
         )
         if response.status_code not in OK:
             raise self._refused(response, what, "experiment label", label)
-        return self._accession_id(response, what)
+        return Created(self._accession_id(response, what), response.status_code == 201)
 
     def list_subject_experiments(self, project: str, subject: str) -> list[str]:
         """The labels of the subject's experiments in the project."""

@@ -30,6 +30,7 @@ import zipfile
 import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from fsxnat_gui.core import archive
 from fsxnat_gui.core.errors import Cancelled
@@ -164,19 +165,28 @@ class ZipReader:
         return 0
 
     def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes: a whole piece as it is when it fits (no copy), small pieces
+        (headers, small files) joined so each socket write carries up to `size` bytes."""
         if size is None or size < 0:
             return b"".join([self._buffer[self._pos :], *self._chunks])
-        while self._pos >= len(self._buffer):
+        if self._pos >= len(self._buffer):
             chunk = next(self._chunks, None)
             if chunk is None:
                 return b""
             self._buffer, self._pos = chunk, 0
-        if self._pos == 0 and len(self._buffer) <= size:  # a whole piece: no copy
-            self._pos = len(self._buffer)
+        if self._pos == 0 and len(self._buffer) == size:
+            self._pos = size
             return self._buffer
-        piece = self._buffer[self._pos : self._pos + size]
-        self._pos += len(piece)
-        return piece
+        out = bytearray(self._buffer[self._pos : self._pos + size])
+        self._pos += len(out)
+        while len(out) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            take = size - len(out)
+            out += chunk[:take]
+            self._buffer, self._pos = chunk, min(take, len(chunk))
+        return bytes(out)
 
     def close(self) -> None:
         self._chunks = iter(())
@@ -220,16 +230,17 @@ def _hash_entry(
         raise Cancelled()
     md5 = hashlib.md5(usedforsecurity=False)
     crc = 0
-    before = _stat(local)
-    for chunk in _read(local):
-        md5.update(chunk)
-        crc = zlib.crc32(chunk, crc)
-        if (event := meter.advance(len(chunk))) is not None:
-            yield event
-        if cancel.is_set():
-            raise Cancelled()
-    after = _stat(local)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+    source, before = _open(local)
+    with source:
+        for chunk in _chunks(source, local):
+            md5.update(chunk)
+            crc = zlib.crc32(chunk, crc)
+            if (event := meter.advance(len(chunk))) is not None:
+                yield event
+            if cancel.is_set():
+                raise Cancelled()
+        after = os.fstat(source.fileno())
+    if after.st_mtime_ns != before.st_mtime_ns:
         raise archive._changed(local.arcname)  # changed while it was read: never mixed
     zinfo = archive._zip_info(local, before.st_mtime, deflate=False)
     zinfo.CRC = crc
@@ -238,39 +249,35 @@ def _hash_entry(
     return ManifestEntry(local.arcname, local.size, md5.hexdigest(), before.st_mtime_ns)
 
 
-def _stat(local: LocalFile) -> os.stat_result:
+def _open(local: LocalFile) -> tuple[BinaryIO, os.stat_result]:
+    """The file, unbuffered, and its status; it must still have the size of the walk."""
     try:
-        return os.stat(local.path)
+        source = open(local.path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
     except FileNotFoundError as exc:  # gone since the walk
         raise archive._changed(local.arcname) from exc
     except OSError as exc:
         raise archive._read_error(local.arcname, exc) from exc
+    info = os.fstat(source.fileno())
+    if info.st_size != local.size:
+        source.close()
+        raise archive._changed(local.arcname)
+    return source, info
 
 
-def _read(local: LocalFile) -> Iterator[bytes]:
-    """The file's chunks, checking it still has the size of the walk."""
-    try:
-        source = open(local.path, "rb", buffering=0)  # noqa: SIM115 - closed just below
-    except FileNotFoundError as exc:
-        raise archive._changed(local.arcname) from exc
-    except OSError as exc:
-        raise archive._read_error(local.arcname, exc) from exc
-    with source:
-        info = os.fstat(source.fileno())
-        if info.st_size != local.size:
+def _chunks(source: BinaryIO, local: LocalFile) -> Iterator[bytes]:
+    """The open file's chunks, exactly the size of the walk."""
+    size = 0
+    while True:
+        try:
+            chunk = source.read(archive.CHUNK_SIZE)
+        except OSError as exc:
+            raise archive._read_error(local.arcname, exc) from exc
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > local.size:
             raise archive._changed(local.arcname)
-        size = 0
-        while True:
-            try:
-                chunk = source.read(archive.CHUNK_SIZE)
-            except OSError as exc:
-                raise archive._read_error(local.arcname, exc) from exc
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > local.size:
-                raise archive._changed(local.arcname)
-            yield chunk
+        yield chunk
     if size != local.size:
         raise archive._changed(local.arcname)
 
@@ -279,9 +286,11 @@ def _file_chunks(entry: _Entry) -> Iterator[bytes]:
     """The entry's data read again, checked against the CRC-32 of the first read."""
     assert entry.zinfo is not None, "sent before it was hashed"
     crc = 0
-    for chunk in _read(entry.local):
-        crc = zlib.crc32(chunk, crc)
-        yield chunk
+    source, _info = _open(entry.local)
+    with source:
+        for chunk in _chunks(source, entry.local):
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
     if crc != entry.zinfo.CRC:
         raise archive._changed(entry.local.arcname)
 

@@ -436,15 +436,16 @@ def test_sessions_expire_mid_batch(
 def test_slow_listing_fails_that_subject_clearly(
     subjects: list[Subject], xnat: Any, fast: CallPolicy
 ) -> None:
-    """A listing that stays too slow for every try (issue 10: one slow answer is tried again)."""
+    """A listing that stays too slow for every try (issue 10: one slow answer is tried again):
+    the listing of the uploaded files, which verification needs."""
     with XnatClient(xnat.url, xnat.user, xnat.password, timeout=(5.0, 0.3), policy=fast) as client:
         plan = plan_for(subjects[:2], client)
         xnat.faults.add(
             "slow",
             method="GET",
-            path_regex=r"sub-01_MR1/resources$",
+            path_regex=r"sub-01_MR1/resources/[^/]+/files$",
             delay=1.0,
-            count=fast.attempts,
+            count=0,
         )
         r = run(plan, client)
     assert r.status() == {"sub-01": "failed", "sub-02": "imported"}
@@ -654,3 +655,17 @@ def test_policies_with_several_streams(
     assert set(replace.status().values()) == {"imported"}
     for s in subjects:
         assert server_files(client, f"{s.name}_MR1") == local_files(s)
+
+
+def test_a_session_xnat_just_created_is_not_listed(
+    subjects: list[Subject], client: XnatClient, xnat: Any
+) -> None:
+    """XNAT answered 201 for the new session: it holds nothing, so its resources are not
+    listed (one round trip less a subject); a session that was there is listed first."""
+    client.create_project(PROJECT)
+    client.ensure_experiment(PROJECT, "sub-02", "sub-02_MR1")  # there before the run
+    r = run(plan_for(subjects[:2], client), client)
+    assert r.status() == {"sub-01": "imported", "sub-02": "imported"}
+    listed = [q.path for q in xnat.faults.requests if q.method == "GET"]
+    assert not [p for p in listed if p.endswith("/sub-01_MR1/resources")]
+    assert [p for p in listed if p.endswith("/sub-02_MR1/resources")]

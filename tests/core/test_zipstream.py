@@ -153,3 +153,15 @@ def test_a_cancelled_reader_stops_waiting_for_the_hash_pass(subject: Path) -> No
     cancel.set()
     with pytest.raises(Cancelled):
         stored.open(cancel).read(16_384)
+
+
+def test_small_pieces_are_joined_into_full_blocks(subject: Path) -> None:
+    """Headers and small files go to the socket in full blocks, not a write each."""
+    stored = prepared(subject)
+    assert stored is not None
+    reader = stored.open(threading.Event())
+    sizes = []
+    while chunk := reader.read(100_000):
+        sizes.append(len(chunk))
+    assert sum(sizes) == stored.size
+    assert all(n == 100_000 for n in sizes[:-1])
