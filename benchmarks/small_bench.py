@@ -5,8 +5,9 @@ The floor is a minimal client in one process (one requests session, ready-made s
 zips made before the clock starts) that sends exactly the requests fsxnat sends for a new
 subject (create the subject and the experiment, create the resource, upload the zip, list its
 files; the new experiment's resources are not listed: XNAT answered 201, it is empty), one
-subject at a time or N at a time (threads): the server's time plus the least a client can add. The per-subject client overhead is
-(fsxnat wall - floor wall) / subjects, with 1 stream and with N.
+subject at a time or N at a time (threads): the server's time plus the least a client can add.
+The per-subject client overhead is (fsxnat wall - floor wall) / subjects, with 1 stream and
+with N.
 Target (issue 11): <= 20 ms per subject.
 
 Usage: python benchmarks/small_bench.py [--subjects 200] [--parallel 2]
