@@ -8,10 +8,11 @@ Content-Length) from the walk alone, before any file is read. Then:
 - the hash pass (`StoredZip.hash()`, on the zipper's thread) reads each file once for its MD5
   (the manifest) and CRC-32 (its local header), and publishes it;
 - a reader (`StoredZip.open()`, the upload body) sends each entry as soon as it is hashed:
-  its header, then the file read again with its size and CRC-32 checked against the first
-  read. A file that changed in between stops the upload (`FileChanged`), so what is sent is
-  always what the manifest describes. The first bytes leave after the first file's hash, not
-  the whole subject's.
+  its header, then the file read again, which must still have the size and modification time
+  of the first read. A file that changed in between stops the upload (`FileChanged`); the
+  server checks every entry's CRC-32 as it extracts, and the MD5s are verified after the
+  upload, so what the server keeps is what the manifest describes. The first bytes leave
+  after the first file's hash, not the whole subject's.
 
 The files, their order, names, dates and mode are those of `archive.zip_subject` (the same
 walk; a stored zip of it is byte for byte the same entries). Zips that would need ZIP64
@@ -50,13 +51,14 @@ _WAIT_S = 0.2  # how long a waiting reader goes without looking at its cancel ev
 class _Entry:
     """One file of the zip: where its local header starts; its header once hashed."""
 
-    __slots__ = ("header", "local", "offset", "zinfo")
+    __slots__ = ("header", "local", "mtime_ns", "offset", "zinfo")
 
     def __init__(self, local: LocalFile, offset: int) -> None:
         self.local = local
         self.offset = offset
         self.zinfo: zipfile.ZipInfo | None = None
         self.header = b""
+        self.mtime_ns = 0  # the file's modification time when it was hashed
 
 
 class StoredZip:
@@ -165,28 +167,28 @@ class ZipReader:
         return 0
 
     def read(self, size: int = -1) -> bytes:
-        """Up to `size` bytes: a whole piece as it is when it fits (no copy), small pieces
-        (headers, small files) joined so each socket write carries up to `size` bytes."""
+        """Up to `size` bytes. Pieces are never copied to be split when they fit: small
+        ones (headers, small files) are joined while the next one fits, so each socket write
+        carries many of them; a file's CHUNK_SIZE pieces go as they were read."""
         if size is None or size < 0:
             return b"".join([self._buffer[self._pos :], *self._chunks])
-        if self._pos >= len(self._buffer):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._buffer, self._pos = chunk, 0
-        if self._pos == 0 and len(self._buffer) == size:
-            self._pos = size
-            return self._buffer
-        out = bytearray(self._buffer[self._pos : self._pos + size])
-        self._pos += len(out)
-        while len(out) < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            take = size - len(out)
-            out += chunk[:take]
-            self._buffer, self._pos = chunk, min(take, len(chunk))
-        return bytes(out)
+        pieces: list[bytes] = []
+        taken = 0
+        while taken < size:
+            if self._pos >= len(self._buffer):
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._buffer, self._pos = chunk, 0
+            rest = len(self._buffer) - self._pos
+            if taken and taken + rest > size:
+                break  # sent whole by the next read
+            take = min(rest, size - taken)
+            whole = self._pos == 0 and take == len(self._buffer)
+            pieces.append(self._buffer if whole else self._buffer[self._pos : self._pos + take])
+            self._pos += take
+            taken += take
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def close(self) -> None:
         self._chunks = iter(())
@@ -246,6 +248,7 @@ def _hash_entry(
     zinfo.CRC = crc
     zinfo.compress_size = local.size
     entry.zinfo, entry.header = zinfo, zinfo.FileHeader(zip64=False)
+    entry.mtime_ns = before.st_mtime_ns
     return ManifestEntry(local.arcname, local.size, md5.hexdigest(), before.st_mtime_ns)
 
 
@@ -283,15 +286,15 @@ def _chunks(source: BinaryIO, local: LocalFile) -> Iterator[bytes]:
 
 
 def _file_chunks(entry: _Entry) -> Iterator[bytes]:
-    """The entry's data read again, checked against the CRC-32 of the first read."""
-    assert entry.zinfo is not None, "sent before it was hashed"
-    crc = 0
-    source, _info = _open(entry.local)
+    """The entry's data read again: the file must still be as the hash pass read it (size and
+    modification time, checked after it was read). A rewrite that kept both is left to the
+    server, which checks each entry's CRC-32 as it extracts (Java's ZipInputStream), and to
+    the verification of every MD5 after the upload."""
+    source, before = _open(entry.local)
     with source:
-        for chunk in _chunks(source, entry.local):
-            crc = zlib.crc32(chunk, crc)
-            yield chunk
-    if crc != entry.zinfo.CRC:
+        yield from _chunks(source, entry.local)
+        after = os.fstat(source.fileno())
+    if (before.st_mtime_ns, after.st_mtime_ns) != (entry.mtime_ns, entry.mtime_ns):
         raise archive._changed(entry.local.arcname)
 
 
