@@ -38,6 +38,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from pyxnat import Interface
+from pyxnat.core import interfaces as pyxnat_interfaces
 from urllib3.exceptions import InsecureRequestWarning
 
 from fsxnat_gui import USER_AGENT
@@ -194,6 +195,31 @@ class _Call:
     short: bool  # clean-up: short timeouts, one try, never on a helper thread
 
 
+_PLUGIN_WALK = threading.Lock()  # one Interface built at a time (see _interface)
+
+
+def _interface(**kwargs: Any) -> Interface:
+    """pyxnat's `Interface(**kwargs)`, without the walk of its derivative plug-ins.
+
+    `Interface()` imports every module of `pyxnat.core.derivatives` to attach per-resource
+    helpers to pyxnat's object layer, which this client never uses (core/xnat.py); one of them
+    imports pandas, numpy and nibabel: 0.3-0.6 s and about 50 MB for every client
+    (reference/pyxnat.md §0), the largest part of the command line's start-up. The walk is
+    skipped for this construction only (a lock keeps another thread's Interface whole).
+    """
+    with _PLUGIN_WALK:
+        walk = getattr(pyxnat_interfaces, "__find_all_functions__")  # noqa: B009
+        setattr(pyxnat_interfaces, "__find_all_functions__", _no_plugins)  # noqa: B010
+        try:
+            return Interface(**kwargs)
+        finally:
+            setattr(pyxnat_interfaces, "__find_all_functions__", walk)  # noqa: B010
+
+
+def _no_plugins(_package: object) -> dict[object, list[object]]:
+    return {}
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """requests' adapter with uploads written to the socket in UPLOAD_BLOCK pieces: 64 times
     fewer system calls and Python round trips than urllib3's 16 KiB for the same bytes."""
@@ -248,9 +274,9 @@ class Transport:
         # with an empty user or secret it would turn interactive, so it gets `anonymous` then and
         # `request` refuses to send anything.
         if self._has_credentials:
-            self._interface = Interface(server=self.url, user=user, password=secret, verify=verify)
+            self._interface = _interface(server=self.url, user=user, password=secret, verify=verify)
         else:
-            self._interface = Interface(server=self.url, anonymous=True, verify=verify)
+            self._interface = _interface(server=self.url, anonymous=True, verify=verify)
         # Pin pyxnat's entry point so nothing can ever resolve it to the XNAT 1.4 `/REST` API;
         # this adapter builds every URL itself under /data.
         self._interface._entry = "/data"

@@ -20,6 +20,8 @@ import random
 import re
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -940,3 +942,20 @@ def test_verify_false_warns_once_not_per_request(
         for _ in range(3):
             client.login()
     assert caplog.text.count("TLS certificate checking is off") == 1
+
+
+def test_a_client_skips_pyxnats_plugin_walk() -> None:
+    """pyxnat's Interface() imports its derivative plug-ins (pandas, numpy, nibabel: up to
+    0.6 s and ~50 MB, pyxnat.md §0), which this client never uses: a client is built without
+    them, and an Interface built afterwards by anyone else still gets them."""
+    code = (
+        "import sys\n"
+        "from fsxnat_gui.core.xnat import XnatClient\n"
+        "XnatClient('http://127.0.0.1:9', 'u', 'p')\n"
+        "heavy = [m for m in ('pandas', 'nibabel', 'numpy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "import pyxnat\n"
+        "i = pyxnat.Interface(server='http://127.0.0.1:9', user='u', password='p')\n"
+        "assert i._mod_functions, 'the plug-ins of a plain Interface'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
