@@ -79,7 +79,9 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
         )
     files: list[LocalFile] = []
     warnings: list[str] = []
-    pending: list[tuple[Path, str]] = [(root, "")]  # (folder, its path relative to the subject)
+    # (folder, its path relative to the subject); paths as str: a Path a file costs more than
+    # the rest of the walk
+    pending: list[tuple[str, str]] = [(str(root), "")]
     while pending:
         folder, prefix = pending.pop()
         try:
@@ -102,17 +104,13 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
                 if entry.is_symlink():
                     linked = _linked_file(entry, rel, real_root, warnings)
                     if linked is not None:
-                        files.append(
-                            LocalFile(f"{name}/{rel}", Path(entry.path), *_size_time(linked))
-                        )
+                        files.append(LocalFile(f"{name}/{rel}", entry.path, *_size_time(linked)))
                 elif entry.is_dir(follow_symlinks=False):
-                    pending.append((Path(entry.path), rel + "/"))
+                    pending.append((entry.path, rel + "/"))
                 else:
                     info = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(info.st_mode):
-                        files.append(
-                            LocalFile(f"{name}/{rel}", Path(entry.path), *_size_time(info))
-                        )
+                        files.append(LocalFile(f"{name}/{rel}", entry.path, *_size_time(info)))
                     else:
                         warnings.append(f"{rel} is {_special_kind(info.st_mode)}: not included")
             except FileNotFoundError as exc:

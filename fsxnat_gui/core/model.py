@@ -324,7 +324,7 @@ class LocalFile:
     """A regular file of a subject as it will be zipped (symlinks inside the subject resolved)."""
 
     arcname: str  # "<subject folder>/mri/T1.mgz": the path inside the zip and the resource
-    path: Path  # where to read it
+    path: str  # where to read it
     size: int
     mtime_ns: int = 0  # its modification time when walked (a link: its target's)
 

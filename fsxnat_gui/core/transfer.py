@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import threading
 import time
@@ -376,6 +377,6 @@ def _changed_since(item: PlanItem, result: archive.ArchiveResult, since: float) 
     if {(f.arcname, f.size) for f in files} != {(m.path, m.size) for m in result.manifest}:
         return True
     try:
-        return any(f.path.stat().st_mtime >= since for f in files)
+        return any(os.stat(f.path).st_mtime >= since for f in files)
     except OSError:
         return True

@@ -286,9 +286,14 @@ class Transport:
             # UTF-8 as XNAT's Basic filter decodes it (requests would encode str as Latin-1 and
             # fail on other characters).
             self._session.auth = (user.encode(), secret.encode())
-        # pyxnat copies $http_proxy into the session, where it would override $no_proxy;
-        # requests applies the proxy variables itself, no_proxy included.
+        # pyxnat copies $http_proxy into the session, where it would override $no_proxy. The
+        # environment's proxies (no_proxy included) and CA bundle (REQUESTS_CA_BUNDLE,
+        # CURL_CA_BUNDLE, for verify=True) are read once here as requests reads them, not by
+        # requests on every call (which walks the whole environment twice a call).
         self._session.proxies.clear()
+        env = self._session.merge_environment_settings(self.url, {}, None, verify, None)
+        self._session.proxies, self._send_verify = env["proxies"], env["verify"]
+        self._session.trust_env = False
         self._lock = threading.Lock()
         self._busy: set[requests.Session] = set()  # sessions a call in flight is using
         if verify is False:
@@ -446,6 +451,8 @@ class Transport:
         with self._lock:
             if self._session in self._busy:  # held by a call in flight (an abandoned one)
                 fresh = _mount(requests.Session())
+                fresh.trust_env = False
+                fresh.proxies = dict(self._session.proxies)
                 fresh.headers.update(self._session.headers)
                 fresh.auth = self._session.auth
                 fresh.cookies.update(self._session.cookies)
@@ -476,7 +483,7 @@ class Transport:
                 data=call.data,
                 headers=call.headers,
                 timeout=(connect, read),
-                verify=self._verify,
+                verify=self._send_verify,
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:

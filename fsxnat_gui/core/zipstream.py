@@ -46,6 +46,10 @@ _CENTRAL = struct.Struct(zipfile.structCentralDir)
 _LOCAL_FIXED = struct.calcsize(zipfile.structFileHeader)  # 30: the local header before the name
 _CENTRAL_FIXED = _CENTRAL.size  # 46
 _WAIT_S = 0.2  # how long a waiting reader goes without looking at its cancel event
+# Hashed entries are handed to the readers in batches of at least this many bytes (the last
+# batch aside): a few wake-ups a subject rather than one a file. The first bytes of a big
+# subject leave after 8 MiB are hashed; a small subject is hashed whole first.
+PUBLISH_BYTES = 8 * 1024 * 1024
 
 
 class _Entry:
@@ -86,18 +90,22 @@ class StoredZip:
         self._central: bytes | None = None
 
     def hash(self, cancel: threading.Event) -> Generator[Progress, None, tuple[ManifestEntry, ...]]:
-        """The hash pass (ZIPPING progress): each file read once, published as it is done;
+        """The hash pass (ZIPPING progress): each file read once, published in batches;
         returns the manifest. Raises FileChanged, ArchiveError or Cancelled, which the readers
         and `manifest()` raise too."""
         meter = ByteMeter(Stage.ZIPPING, self.name, self.nbytes)
         manifest: list[ManifestEntry] = []
         try:
             yield meter.event()
-            for entry in self._entries:
+            unpublished = 0  # bytes hashed since the readers were last told
+            for count, entry in enumerate(self._entries, start=1):
                 manifest.append((yield from _hash_entry(entry, cancel, meter)))
-                with self._ready:
-                    self._hashed += 1
-                    self._ready.notify_all()
+                unpublished += entry.local.size
+                if unpublished >= PUBLISH_BYTES or count == len(self._entries):
+                    unpublished = 0
+                    with self._ready:
+                        self._hashed = count
+                        self._ready.notify_all()
             yield meter.event()
         except BaseException as exc:
             with self._ready:

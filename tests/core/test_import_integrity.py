@@ -29,7 +29,7 @@ def _rewrite(path: Path) -> None:
 def _first_file(subject: Subject) -> Path:
     """The file the zip starts with: hashed (read) before any byte of the zip is sent."""
     files, _warnings = archive.walk_subject(subject.path)
-    return files[0].path
+    return Path(files[0].path)
 
 
 class _At:

@@ -452,6 +452,15 @@ def test_a_ca_bundle_wins_over_the_environment(
         assert client.login().user == "alice"
 
 
+def test_the_environments_ca_bundle_is_used_when_none_is_given(
+    tls_server: Scripted, certs: Certs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQUESTS_CA_BUNDLE, as requests reads it (once a client, not on every call)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs.ca))
+    with tls_server.client() as client:
+        assert client.login().user == "alice"
+
+
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verify_false_wins_over_the_environment(
     tls_server: Scripted, certs: Certs, monkeypatch: pytest.MonkeyPatch
