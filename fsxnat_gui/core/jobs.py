@@ -46,7 +46,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fsxnat_gui.core import scan
 from fsxnat_gui.core.errors import Cancelled, FsXnatError, XnatError
 from fsxnat_gui.core.model import (
     ImportPlan,
@@ -197,11 +196,12 @@ class _Runner:
             self.fatal = result.error
         return result
 
-    def zip_next(self, current: PlanItem) -> None:
+    def zip_next(self) -> None:
         """Start zipping the next item no worker has taken yet (called before an upload,
-        while the client is idle). Only for a subject that will surely need a zip: eligible
-        now, with no resource of that label on the server yet (a zip written to disk checks
-        its own room, and is made in its turn instead when there is none)."""
+        while the client is idle). Only for a subject that will surely need a zip: with no
+        resource of that label on the server yet. A subject that recon-all runs on again is
+        found in its turn (its zip is then dropped); a zip written to disk checks its own
+        room, and is made in its turn instead when there is none."""
         ctx, items = self.ctx, self.plan.items
         with self._lock:
             following = [i for i in items[self._next :] if i.ok]
@@ -209,8 +209,6 @@ class _Runner:
                 return
             nxt = following[0]
             try:
-                if not scan.classify(nxt.subject.path).eligible:
-                    return
                 known = ctx.subject_ids if nxt.level is Level.SUBJECT else ctx.experiments
                 if nxt.owner.label in known:
                     existing = self.client.list_resources(ctx.project, nxt.owner)
@@ -274,7 +272,7 @@ def run_import(
             retries,
             backoff,
             sleep or halt.wait,
-            before_upload=lambda item: runner.zip_next(item),
+            before_upload=lambda _item: runner.zip_next(),
         )
         runner = _Runner(ctx, parallel)
         yield from runner.run()
