@@ -51,6 +51,9 @@ printf '%s\n' "$@" | xargs -P "$n" -I{} bash -c 'one {}'
 
 
 def measured(cmd: Sequence[str], env: dict[str, str] | None = None) -> dict[str, float | str]:
+    """Run `cmd` (wall time, peak RSS). The disk's dirty pages are written first, so that a
+    step does not pay for the writes of the step before."""
+    os.sync()
     proc = subprocess.run(
         [sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True, env=env
     )
