@@ -284,6 +284,7 @@ class ProgressPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.setShowGrid(False)
+        self.table.setWordWrap(False)  # one line a subject; the full text is in the tooltips
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -291,7 +292,7 @@ class ProgressPanel(QWidget):
             (Column.SUBJECT, 150),
             (Column.PHASE, 130),
             (Column.PROGRESS, 140),
-            (Column.BYTES, 150),
+            (Column.BYTES, 200),  # "214.6 MB / 350.6 MB sent" on one line
             (Column.SPEED, 90),
             (Column.ETA, 80),
         ):
