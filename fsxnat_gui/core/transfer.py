@@ -1,16 +1,18 @@
-"""The transfer machinery of an import run: zips made (one of them ahead of its turn, on a
-helper thread) and uploads sent (each on a helper thread), watched from the subject's thread.
+"""The transfer machinery of an import run: zips made on helper threads (one of them ahead of
+its turn) and uploads sent (each on a helper thread), watched from the subject's thread.
 Several subjects may be in flight at once (`run_import(parallel=N)`): one `Transfers` serves
 them all, from their N threads, over the one client (one XNAT session, one connection pool).
 
 `Transfers` is all the per-subject sequence (core/subject_import.py) knows of it:
 
-- `zip(item, index)`: the subject's zip, the one made ahead when there is one (and still valid:
-  a subject modified since is zipped again), else made now; ZIPPING events. Deflated or stored
-  as `compression.Compression` decides from the run's measurements.
+- `zip(item, index)`: the subject's zip (`Zipped`), the one made ahead when there is one (and
+  still valid: a subject modified since is zipped again), else started now. Deflated or stored
+  as `compression.Compression` decides from the run's measurements. A stored zip is ready as
+  soon as it is described (core/zipstream.py): its files are hashed on the zipper's thread
+  while the upload sends what is hashed. A deflated one is ready once written (ZIPPING events).
 - `zip_ahead(item, index)`: start zipping a subject ahead of its turn (one at a time, so at most
   N + 1 zips exist); `drop_ahead()` discards it.
-- `send(item, zip_path)`: the upload, as `Sent` looks at it (bytes sent, then the time the
+- `send(item, zipped)`: the upload, as `Sent` looks at it (bytes sent, then the time the
   server has been processing); cancelling stops it within CANCEL_CHECK_S and one block.
 
 Nothing polls: the waiting thread wakes when the helper thread reports (bytes, the end of the
