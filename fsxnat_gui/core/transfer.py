@@ -155,13 +155,20 @@ class _Zipper(threading.Thread):
     once it can be sent, then _END. Stored, the zip is described from the walk and ready at
     once; its hash pass goes on here while it is sent (core/zipstream.py). Deflated (or too
     big to stream), it is written to `zip_path` first. `abandon()` stops it and deletes the
-    zip on disk."""
+    zip on disk. `after`: zippers that go first; a stored zip made ahead is hashed once the
+    zips being sent are, so that their uploads (and the server's work on them) get the CPU
+    first. `done` is set when the zipper ends.
+    """
 
-    def __init__(self, item: PlanItem, zip_path: Path, deflate: bool) -> None:
+    def __init__(
+        self, item: PlanItem, zip_path: Path, deflate: bool, after: tuple[_Zipper, ...] = ()
+    ) -> None:
         super().__init__(name=f"fsxnat-zip-{item.subject.name}", daemon=True)
         self.item = item
         self.zip_path = zip_path
         self.deflate = deflate
+        self.after = after
+        self.done = threading.Event()
         self.stop = threading.Event()
         self.started = time.time()  # files modified after this make a zip on disk stale
         self.events: queue.SimpleQueue[Progress | str | None] = queue.SimpleQueue()
@@ -179,6 +186,9 @@ class _Zipper(threading.Thread):
                     self.zip_path, stored.files, stored.nbytes, stored.warnings, stored=stored
                 )
                 self.events.put(_READY)
+                for other in self.after:
+                    while not self.stop.is_set() and not other.done.wait(CANCEL_CHECK_S):
+                        pass
                 for _event in stored.hash(self.stop):  # shown as the upload's bytes
                     pass
                 return
@@ -203,6 +213,7 @@ class _Zipper(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
+            self.done.set()
             self.events.put(_END)
 
     def abandon(self) -> None:
@@ -250,7 +261,8 @@ class Transfers:
         with self._lock:
             if self._ahead is None:
                 deflate = self.compression.deflate(item.subject.path)
-                self._ahead = _Zipper(item, self.zip_path(index), deflate)
+                first = () if deflate else tuple(self._zippers.values())
+                self._ahead = _Zipper(item, self.zip_path(index), deflate, first)
                 self._ahead.start()
 
     def drop_ahead(self, item: PlanItem | None = None) -> None:
