@@ -49,6 +49,7 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _ZIP_END = (2107, 12, 31, 23, 59, 58)
 NOT_INCLUDED = ": not included"  # the end of every left-out file's warning
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_FRESH_STAT = os.name == "nt"  # DirEntry.stat() is the listing's (maybe stale) there
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,13 @@ def walk_subject(path: Path) -> tuple[list[LocalFile], list[str]]:
                 elif entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, rel + "/"))
                 else:
-                    info = entry.stat(follow_symlinks=False)
+                    # Windows answers from the folder listing, which can lag behind a file
+                    # still being written: ask the file itself there.
+                    info = (
+                        os.stat(entry.path, follow_symlinks=False)
+                        if _FRESH_STAT
+                        else entry.stat(follow_symlinks=False)
+                    )
                     if stat.S_ISREG(info.st_mode):
                         files.append(LocalFile(f"{name}/{rel}", entry.path, *_size_time(info)))
                     else:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import queue
 import threading
 import time
@@ -121,13 +120,16 @@ class _Upload(threading.Thread):
         self._zipped = zipped
         self._compression = compression
         self._first: float | None = None
+        self._reader: zipstream.ZipReader | None = None
 
     def _on_bytes(self, done: int, total: int) -> None:
         now = time.monotonic()
         if self._first is None or done == 0:
             self._first = now
         if done >= total:
-            self._compression.sent(self._first, now, total)
+            # the link's time: not the time the stream waited for its files to be hashed
+            waited = self._reader.waited if self._reader is not None else 0.0
+            self._compression.sent(self._first, now - waited, total)
         self.messages.put((done, total))
 
     def run(self) -> None:
@@ -140,13 +142,16 @@ class _Upload(threading.Thread):
                 client.upload_zip(*where, cancel=self.stop, on_bytes=self._on_bytes)
             else:
                 # the zip is made while it is read (ZipReader: read and seek(0) as a file)
-                reader = cast(BinaryIO, stored.open(self.stop))
+                self._reader = stored.open(self.stop)
+                body = cast(BinaryIO, self._reader)
                 client.upload_body(
-                    *where, reader, stored.size, cancel=self.stop, on_bytes=self._on_bytes
+                    *where, body, stored.size, cancel=self.stop, on_bytes=self._on_bytes
                 )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
+            if self._reader is not None:
+                self._reader.close()  # the file it was reading, if it stopped in one
             self.messages.put(_END)
 
 
@@ -281,6 +286,7 @@ class Transfers:
             ahead = self._ahead
             if ahead is not None and ahead.item is item:
                 self._ahead = None
+                self._zippers[ahead.zip_path] = ahead  # close() stops it from now on
             else:
                 ahead = None
         if ahead is not None:
@@ -289,21 +295,19 @@ class Transfers:
             except NoSpace:  # made ahead while another zip took the room: made now instead
                 log.info("no room to zip %s ahead: zipping it now", item.subject.name)
             else:
-                if zipped.result is None or not _changed_since(item, zipped.result, ahead.started):
+                if _still_valid(item, zipped, ahead):
                     return zipped
-                log.info(
-                    "%s changed after it was zipped ahead: zipping it again", item.subject.name
-                )
+                log.info("%s: its zip made ahead is stale: zipping it again", item.subject.name)
                 self.discard(zipped.path)
         deflate = self.compression.deflate(item.subject.path)
         zipper = _Zipper(item, self.zip_path(index), deflate)
+        with self._lock:
+            self._zippers[zipper.zip_path] = zipper
         zipper.start()
         return (yield from self._ready(zipper))
 
     def _ready(self, zipper: _Zipper) -> Generator[Progress, None, Zipped]:
         """Relay the zipper's progress until its zip can be sent (the latest event only)."""
-        with self._lock:
-            self._zippers[zipper.zip_path] = zipper
         try:
             message: Progress | str | Literal[False] | None = False
             while message is not _READY and message is not _END:
@@ -384,13 +388,15 @@ class Transfers:
         return sent
 
 
-def _changed_since(item: PlanItem, result: archive.ArchiveResult, since: float) -> bool:
-    """Whether the subject's files differ from a zip made earlier: other paths or sizes, or a
-    file modified after the zip was started (a manual edit saved meanwhile)."""
+def _still_valid(item: PlanItem, zipped: Zipped, zipper: _Zipper) -> bool:
+    """Whether a zip made ahead can still be sent: a streamed one whose hash pass has not
+    failed (each file is checked again as it is sent); one on disk whose subject has the same
+    files, none modified after the zip was started (a manual edit saved meanwhile)."""
+    if zipped.result is None:
+        return not (zipper.done.is_set() and zipper.error is not None)
     files, _warnings = archive.walk_subject(item.subject.path)
-    if {(f.arcname, f.size) for f in files} != {(m.path, m.size) for m in result.manifest}:
-        return True
-    try:
-        return any(os.stat(f.path).st_mtime >= since for f in files)
-    except OSError:
-        return True
+    manifest = zipped.result.manifest
+    if {(f.arcname, f.size) for f in files} != {(m.path, m.size) for m in manifest}:
+        return False
+    since_ns = int(zipper.started * 1e9)
+    return not any(f.mtime_ns >= since_ns for f in files)

@@ -27,6 +27,7 @@ import logging
 import os
 import struct
 import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Generator, Iterator
@@ -130,23 +131,21 @@ class StoredZip:
         """A reader of the zip's bytes; `cancel` stops one waiting for the hash pass."""
         return ZipReader(self, cancel)
 
-    def chunks(self, cancel: threading.Event) -> Iterator[bytes]:
-        """The zip's bytes: each entry once hashed, its file in pieces of CHUNK_SIZE."""
-        for count, entry in enumerate(self._entries, start=1):
-            self._wait(count, cancel)
-            yield entry.header
-            yield from _file_chunks(entry)
-        yield self._central_directory()
-
-    def _wait(self, count: int, cancel: threading.Event) -> None:
+    def _wait(self, count: int, cancel: threading.Event) -> float:
+        """Until `count` entries are hashed; the seconds waited."""
+        if self._hashed >= count:
+            return 0.0
+        started = time.monotonic()
         with self._ready:
             while self._hashed < count:
                 self._check(cancel)
                 self._ready.wait(_WAIT_S)
+        return time.monotonic() - started
 
     def _check(self, cancel: threading.Event) -> None:
         if self._error is not None:
-            raise self._error
+            # raised in several threads: each time from here, not after the others' frames
+            raise self._error.with_traceback(None)
         if cancel.is_set():
             raise Cancelled()
 
@@ -157,20 +156,32 @@ class StoredZip:
 
 
 class ZipReader:
-    """A file-like view of a `StoredZip` for an upload body: `read(size)`, and `seek(0)` to
-    start again (a request sent again after a refused session cookie)."""
+    """A file-like view of a `StoredZip` for an upload body: `read(size)`, `seek(0)` to start
+    again (a request sent again after a refused session cookie), `close()`. `waited`: the
+    seconds it spent waiting for the hash pass (not the link's time)."""
 
     def __init__(self, stored: StoredZip, cancel: threading.Event) -> None:
         self._stored = stored
         self._cancel = cancel
-        self._chunks = stored.chunks(cancel)
+        self._chunks = self._pieces()
         self._buffer = b""
         self._pos = 0
+        self.waited = 0.0
+
+    def _pieces(self) -> Generator[bytes, None, None]:
+        """The zip's bytes: each entry once hashed, its file in pieces of CHUNK_SIZE."""
+        stored = self._stored
+        for count, entry in enumerate(stored._entries, start=1):
+            self.waited += stored._wait(count, self._cancel)
+            yield entry.header
+            yield from _file_chunks(entry)
+        yield stored._central_directory()
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if offset != 0 or whence != 0:
             raise ValueError("a streamed zip can only start again from its first byte")
-        self._chunks = self._stored.chunks(self._cancel)
+        self._chunks.close()
+        self._chunks = self._pieces()
         self._buffer, self._pos = b"", 0
         return 0
 
@@ -199,7 +210,9 @@ class ZipReader:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def close(self) -> None:
-        self._chunks = iter(())
+        """Stop reading (the file being read is closed)."""
+        self._chunks.close()
+        self._buffer, self._pos = b"", 0
 
 
 def describe(src: Path, *, total_hint: int | None = None) -> StoredZip | None:

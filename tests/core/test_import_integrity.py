@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from import_helpers import PROJECT, RESOURCE, UPLOAD, local_files, plan_for, run, server_files
 
-from fsxnat_gui.core import archive, scan
+from fsxnat_gui.core import archive, scan, zipstream
 from fsxnat_gui.core.jobs import Event
 from fsxnat_gui.core.model import OnExisting, Progress, Stage, Subject, SubjectResult
 from fsxnat_gui.core.xnat import XnatClient
@@ -152,3 +152,28 @@ def test_a_concurrent_import_never_advises_replace(
     assert result.status.value == "failed"
     assert "another import" in result.error
     assert "choose replace" not in result.error.lower()
+
+
+def test_replace_keeps_the_old_copy_when_the_folder_cannot_be_read(
+    subjects: list[Subject], client: XnatClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new zip is streamed, but the previous resource is deleted only once every file has
+    been read: a file that cannot be read fails the subject and leaves the server's copy.
+    (A mock: tests run as root, who can read any file.)"""
+    first = run(plan_for(subjects[:1], client), client)
+    assert first.status() == {"sub-01": "imported"}
+    before = server_files(client, "sub-01_MR1")
+    (subjects[0].path / "stats" / "new.stats").write_text("a file the old copy lacks\n")
+    hash_entry = zipstream._hash_entry
+
+    def unreadable(entry: Any, *args: Any) -> Any:
+        if entry.local.arcname.endswith("stats/new.stats"):
+            raise archive.ArchiveError(f"Cannot read {entry.local.arcname}: permission denied.")
+        return hash_entry(entry, *args)
+
+    monkeypatch.setattr(zipstream, "_hash_entry", unreadable)
+    plan = plan_for(subjects[:1], client, on_existing=OnExisting.REPLACE)
+    r = run(plan, client)
+    assert r.status() == {"sub-01": "failed"}
+    assert "permission denied" in r.results["sub-01"].error
+    assert server_files(client, "sub-01_MR1") == before
