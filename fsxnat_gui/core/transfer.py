@@ -194,6 +194,7 @@ class _Zipper(threading.Thread):
                 for other in self.after:
                     while not self.stop.is_set() and not other.done.wait(CANCEL_CHECK_S):
                         pass
+                self.after = ()  # no chain of zippers (and their zips) kept alive
                 for _event in stored.hash(self.stop):  # shown as the upload's bytes
                     pass
                 return
