@@ -315,10 +315,10 @@ class SubjectImport:
 
     def _send_zip(self, zipped: Zipped) -> Steps:
         if self.replaces:
-            # Every file read (a streamed zip's hash pass ended) before the old copy goes: a
+            # Every file read (a streamed zip's CRC pass ended) before the old copy goes: a
             # folder that cannot be read leaves the server's resource as it was.
             yield Progress(Stage.ZIPPING, self.item.subject.name, 0, self.bytes)
-            zipped.manifest(self.ctx.cancel)
+            zipped.all_read(self.ctx.cancel)
             self._delete_old()
             self.replaces = 0
         try:
@@ -424,20 +424,21 @@ class SubjectImport:
             # stored its files since (a proxy timeout): what the server holds is checked now.
             upload_error = exc
             log.warning("upload of %s: %s; an earlier attempt finished", item.subject.name, exc)
-        return (yield from self._verify(self._expected(zipped), upload_error))
+        return (yield from self._verify(zipped, upload_error))
 
     def _expected(self, zipped: Zipped) -> dict[str, tuple[int, str]]:
-        """What the server must hold: the zip's manifest (a streamed zip's is complete once
-        it was sent)."""
+        """What the server must hold: the zip's manifest (a streamed zip's MD5 pass runs
+        while the server works on the upload)."""
         return {m.path: (m.size, m.md5) for m in zipped.manifest(self.ctx.cancel)}
 
     def _verify(
-        self, expected: Mapping[str, tuple[int, str]], upload_error: XnatError | None
+        self, zipped: Zipped, upload_error: XnatError | None
     ) -> Generator[Progress, None, str]:
         """The server's list against the zip's manifest; after a 5xx or a network error too,
         since the server may have stored everything before the answer was lost."""
-        name, n = self.item.subject.name, len(expected)
+        name, n = self.item.subject.name, zipped.files
         yield Progress(Stage.VERIFYING, name, 0, n)
+        expected = self._expected(zipped)
         differences = file_differences(expected, self._list_files())
         if differences:
             return f"{upload_error}; then {differences}" if upload_error else differences

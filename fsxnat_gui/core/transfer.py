@@ -8,8 +8,9 @@ them all, from their N threads, over the one client (one XNAT session, one conne
 - `zip(item, index)`: the subject's zip (`Zipped`), the one made ahead when there is one (and
   still valid: a subject modified since is zipped again), else started now. Deflated or stored
   as `compression.Compression` decides from the run's measurements. A stored zip is ready as
-  soon as it is described (core/zipstream.py): its files are hashed on the zipper's thread
-  while the upload sends what is hashed. A deflated one is ready once written (ZIPPING events).
+  soon as it is described (core/zipstream.py): the zipper's thread reads its files for their
+  CRCs while the upload sends what is read, then for their MD5s once the whole body is sent
+  (while the server extracts it). A deflated one is ready once written (ZIPPING events).
 - `zip_ahead(item, index)`: start zipping a subject ahead of its turn (one at a time, so at most
   N + 1 zips exist); `drop_ahead()` discards it.
 - `send(item, zipped)`: the upload, as `Sent` looks at it (bytes sent, then the time the
@@ -76,7 +77,7 @@ _READY = "ready"  # the zipper's message: the zip can be sent
 @dataclasses.dataclass(frozen=True)
 class Zipped:
     """A subject's zip, ready to be sent: on disk (`result`), or streamed (`stored`: made
-    while it is sent, its hash pass possibly still running; core/zipstream.py)."""
+    while it is sent, its CRC and MD5 passes possibly still running; core/zipstream.py)."""
 
     path: Path
     files: int
@@ -87,11 +88,16 @@ class Zipped:
 
     def manifest(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
         """What the zip holds (paths, sizes, MD5s, the times the files were read); for a
-        streamed zip, once its hash pass has ended (at once after it was sent)."""
+        streamed zip, once its MD5 pass has ended (started when the zip was sent)."""
         if self.stored is not None:
             return self.stored.manifest(cancel)
         assert self.result is not None
         return self.result.manifest
+
+    def all_read(self, cancel: threading.Event) -> None:
+        """Until every file has been read into the zip (a streamed zip: its CRC pass)."""
+        if self.stored is not None:
+            self.stored.all_read(cancel)
 
 
 class _Upload(threading.Thread):
@@ -127,7 +133,7 @@ class _Upload(threading.Thread):
         if self._first is None or done == 0:
             self._first = now
         if done >= total:
-            # the link's time: not the time the stream waited for its files to be hashed
+            # the link's time: not the time the stream waited for the CRC pass
             waited = self._reader.waited if self._reader is not None else 0.0
             self._compression.sent(self._first, now - waited, total)
         self.messages.put((done, total))
@@ -158,11 +164,12 @@ class _Upload(threading.Thread):
 class _Zipper(threading.Thread):
     """One subject's zip, made on a helper thread: `events` gets its progress, then _READY
     once it can be sent, then _END. Stored, the zip is described from the walk and ready at
-    once; its hash pass goes on here while it is sent (core/zipstream.py). Deflated (or too
-    big to stream), it is written to `zip_path` first. `abandon()` stops it and deletes the
-    zip on disk. `after`: zippers that go first; a stored zip made ahead is hashed once the
-    zips being sent are, so that their uploads (and the server's work on them) get the CPU
-    first. `done` is set when the zipper ends.
+    once; its CRC pass goes on here while it is sent, then its MD5 pass once it was sent
+    (core/zipstream.py). Deflated (or too big to stream), it is written to `zip_path` first.
+    `abandon()` stops it and deletes the zip on disk. `after`: zippers that go first; a stored
+    zip made ahead is read once the zips being sent were (`read` is set when a zipper has
+    read its files, or ended), so that their uploads get the CPU first. `done` is set when
+    the zipper ends.
     """
 
     def __init__(
@@ -173,6 +180,7 @@ class _Zipper(threading.Thread):
         self.zip_path = zip_path
         self.deflate = deflate
         self.after = after
+        self.read = threading.Event()
         self.done = threading.Event()
         self.stop = threading.Event()
         self.started = time.time()  # files modified after this make a zip on disk stale
@@ -192,11 +200,14 @@ class _Zipper(threading.Thread):
                 )
                 self.events.put(_READY)
                 for other in self.after:
-                    while not self.stop.is_set() and not other.done.wait(CANCEL_CHECK_S):
+                    while not self.stop.is_set() and not other.read.wait(CANCEL_CHECK_S):
                         pass
                 self.after = ()  # no chain of zippers (and their zips) kept alive
-                for _event in stored.hash(self.stop):  # shown as the upload's bytes
+                for _event in stored.crc_pass(self.stop):  # shown as the upload's bytes
                     pass
+                self.read.set()
+                stored.body_read(self.stop)
+                stored.md5_pass(self.stop)
                 return
             archive.free_space_for(self.zip_path.parent, zip_room(self.item))
             zipping = archive.zip_subject(
@@ -219,6 +230,7 @@ class _Zipper(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - re-raised in the subject's thread
             self.error = exc
         finally:
+            self.read.set()
             self.done.set()
             self.events.put(_END)
 
@@ -390,7 +402,7 @@ class Transfers:
 
 
 def _still_valid(item: PlanItem, zipped: Zipped, zipper: _Zipper) -> bool:
-    """Whether a zip made ahead can still be sent: a streamed one whose hash pass has not
+    """Whether a zip made ahead can still be sent: a streamed one whose passes have not
     failed (each file is checked again as it is sent); one on disk whose subject has the same
     files, none modified after the zip was started (a manual edit saved meanwhile)."""
     if zipped.result is None:

@@ -5,14 +5,20 @@ and sizes come after its data (a data descriptor): they must be in the local hea
 of a stored zip only depends on the names and sizes of its files, so `describe()` knows it (the
 Content-Length) from the walk alone, before any file is read. Then:
 
-- the hash pass (`StoredZip.hash()`, on the zipper's thread) reads each file once for its MD5
-  (the manifest) and CRC-32 (its local header), and publishes it;
-- a reader (`StoredZip.open()`, the upload body) sends each entry as soon as it is hashed:
+- the CRC pass (`StoredZip.crc_pass()`, on the zipper's thread) reads each file for its CRC-32
+  (its local header) and publishes it;
+- a reader (`StoredZip.open()`, the upload body) sends each entry as soon as its CRC is known:
   its header, then the file read again, which must still have the size and modification time
   of the first read. A file that changed in between stops the upload (`FileChanged`); the
-  server checks every entry's CRC-32 as it extracts, and the MD5s are verified after the
-  upload, so what the server keeps is what the manifest describes. The first bytes leave
-  after the first file's hash, not the whole subject's.
+  server checks every entry's CRC-32 as it extracts. The first bytes leave after the first
+  file's CRC, not the whole subject's, and the body goes at the speed of the CRC, not of the
+  MD5 (a quarter of it);
+- the MD5 pass (`StoredZip.md5_pass()`, on the zipper's thread again) reads each file a third
+  time for the manifest once the whole body was read by its upload (`body_read()`), or as soon
+  as the manifest is asked for: while the server extracts and digests the upload, not while
+  the upload waits for it. Each file must still have the size and modification time of the
+  CRC pass; the MD5s are verified against the server's after the upload, so what the server
+  keeps is what the manifest describes, and what the manifest describes is the folder.
 
 The files, their order, names, dates and mode are those of `archive.zip_subject` (the same
 walk; a stored zip of it is byte for byte the same entries). Zips that would need ZIP64
@@ -22,6 +28,7 @@ caller writes the zip to disk as before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -46,15 +53,15 @@ _END = struct.Struct(zipfile.structEndArchive)
 _CENTRAL = struct.Struct(zipfile.structCentralDir)
 _LOCAL_FIXED = struct.calcsize(zipfile.structFileHeader)  # 30: the local header before the name
 _CENTRAL_FIXED = _CENTRAL.size  # 46
-_WAIT_S = 0.2  # how long a waiting reader goes without looking at its cancel event
-# Hashed entries are handed to the readers in batches of at least this many bytes (the last
+_WAIT_S = 0.2  # how long a waiting thread goes without looking at its cancel event
+# Entries whose CRC is known go to the readers in batches of at least this many bytes (the last
 # batch aside): a few wake-ups a subject rather than one a file. The first bytes of a big
-# subject leave after 8 MiB are hashed; a small subject is hashed whole first.
+# subject leave after 8 MiB are read; a small subject is read whole first.
 PUBLISH_BYTES = 8 * 1024 * 1024
 
 
 class _Entry:
-    """One file of the zip: where its local header starts; its header once hashed."""
+    """One file of the zip: where its local header starts; its header once its CRC is known."""
 
     __slots__ = ("header", "local", "mtime_ns", "offset", "zinfo")
 
@@ -63,13 +70,13 @@ class _Entry:
         self.offset = offset
         self.zinfo: zipfile.ZipInfo | None = None
         self.header = b""
-        self.mtime_ns = 0  # the file's modification time when it was hashed
+        self.mtime_ns = 0  # the file's modification time in the CRC pass
 
 
 class StoredZip:
     """A subject's store-only zip, described (`size`, `files`, `nbytes`, `warnings`) before
-    any byte of it exists; see the module docstring. Thread-safe: one thread runs `hash()`,
-    readers on other threads wait for the entries they need."""
+    any byte of it exists; see the module docstring. Thread-safe: one thread runs the CRC
+    pass then the MD5 pass, readers on other threads wait for the entries they need."""
 
     def __init__(self, name: str, files: list[LocalFile], warnings: list[str]) -> None:
         self.name = name
@@ -85,59 +92,90 @@ class StoredZip:
         self._central_offset = offset
         self.size = offset + central + _END.size
         self._ready = threading.Condition()
-        self._hashed = 0  # entries hashed, in order
-        self._error: BaseException | None = None  # why the hash pass stopped
+        self._known = 0  # entries whose CRC is known, in order
+        self._wanted = False  # the body was read by its upload, or the manifest asked for
+        self._error: BaseException | None = None  # why a pass stopped
         self._manifest: tuple[ManifestEntry, ...] | None = None
         self._central: bytes | None = None
 
-    def hash(self, cancel: threading.Event) -> Generator[Progress, None, tuple[ManifestEntry, ...]]:
-        """The hash pass (ZIPPING progress): each file read once, published in batches;
-        returns the manifest. Raises FileChanged, ArchiveError or Cancelled, which the readers
-        and `manifest()` raise too."""
+    def crc_pass(self, cancel: threading.Event) -> Generator[Progress, None, None]:
+        """Each file read once for its CRC-32 and local header (ZIPPING progress), published
+        in batches. Raises FileChanged, ArchiveError or Cancelled, which the readers and
+        `manifest()` raise too."""
         meter = ByteMeter(Stage.ZIPPING, self.name, self.nbytes)
-        manifest: list[ManifestEntry] = []
-        try:
+        with self._failing():
             yield meter.event()
-            unpublished = 0  # bytes hashed since the readers were last told
+            unpublished = 0  # bytes read since the readers were last told
             for count, entry in enumerate(self._entries, start=1):
-                manifest.append((yield from _hash_entry(entry, cancel, meter)))
+                yield from _crc_entry(entry, cancel, meter)
                 unpublished += entry.local.size
                 if unpublished >= PUBLISH_BYTES or count == len(self._entries):
                     unpublished = 0
                     with self._ready:
-                        self._hashed = count
+                        self._known = count
                         self._ready.notify_all()
             yield meter.event()
-        except BaseException as exc:
-            with self._ready:
-                self._error = Cancelled() if isinstance(exc, GeneratorExit) else exc
-                self._ready.notify_all()
-            raise
+
+    def body_read(self, cancel: threading.Event) -> None:
+        """Until the whole body was read by its upload, or the manifest was asked for."""
+        with self._ready:
+            while not self._wanted:
+                self._check(cancel)
+                self._ready.wait(_WAIT_S)
+
+    def md5_pass(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
+        """Each file read again for its MD5, after the CRC pass: the manifest. Raises
+        FileChanged (a file changed since the CRC pass), ArchiveError or Cancelled, which
+        `manifest()` raises too."""
+        with self._failing():
+            manifest = tuple(_md5_entry(entry, cancel) for entry in self._entries)
         log.info("hashed %s: %d files, %d bytes", self.name, self.files, self.nbytes)
         with self._ready:
-            self._manifest = tuple(manifest)
+            self._manifest = manifest
             self._ready.notify_all()
-        return self._manifest
+        return manifest
 
     def manifest(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
-        """The manifest, once the hash pass has ended (at once after an upload of the zip)."""
+        """The manifest, once the MD5 pass has ended (asking for it starts the pass if the
+        body has not been read yet)."""
+        self._want()
         with self._ready:
             while self._manifest is None:
                 self._check(cancel)
                 self._ready.wait(_WAIT_S)
             return self._manifest
 
+    def all_read(self, cancel: threading.Event) -> None:
+        """Until the CRC pass has read every file."""
+        self._wait(len(self._entries), cancel)
+
     def open(self, cancel: threading.Event) -> ZipReader:
-        """A reader of the zip's bytes; `cancel` stops one waiting for the hash pass."""
+        """A reader of the zip's bytes; `cancel` stops one waiting for the CRC pass."""
         return ZipReader(self, cancel)
 
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """A pass that stops tells the threads waiting for it why."""
+        try:
+            yield
+        except BaseException as exc:
+            with self._ready:
+                self._error = Cancelled() if isinstance(exc, GeneratorExit) else exc
+                self._ready.notify_all()
+            raise
+
+    def _want(self) -> None:
+        with self._ready:
+            self._wanted = True
+            self._ready.notify_all()
+
     def _wait(self, count: int, cancel: threading.Event) -> float:
-        """Until `count` entries are hashed; the seconds waited."""
-        if self._hashed >= count:
+        """Until `count` entries have their CRC; the seconds waited."""
+        if self._known >= count:
             return 0.0
         started = time.monotonic()
         with self._ready:
-            while self._hashed < count:
+            while self._known < count:
                 self._check(cancel)
                 self._ready.wait(_WAIT_S)
         return time.monotonic() - started
@@ -158,7 +196,8 @@ class StoredZip:
 class ZipReader:
     """A file-like view of a `StoredZip` for an upload body: `read(size)`, `seek(0)` to start
     again (a request sent again after a refused session cookie), `close()`. `waited`: the
-    seconds it spent waiting for the hash pass (not the link's time)."""
+    seconds it spent waiting for the CRC pass (not the link's time). Reading the last piece
+    lets the MD5 pass start."""
 
     def __init__(self, stored: StoredZip, cancel: threading.Event) -> None:
         self._stored = stored
@@ -169,12 +208,14 @@ class ZipReader:
         self.waited = 0.0
 
     def _pieces(self) -> Generator[bytes, None, None]:
-        """The zip's bytes: each entry once hashed, its file in pieces of CHUNK_SIZE."""
+        """The zip's bytes: each entry once its CRC is known, its file in pieces of
+        CHUNK_SIZE."""
         stored = self._stored
         for count, entry in enumerate(stored._entries, start=1):
             self.waited += stored._wait(count, self._cancel)
             yield entry.header
             yield from _file_chunks(entry)
+        stored._want()  # every file was read: the MD5 pass may read them again
         yield stored._central_directory()
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -244,19 +285,17 @@ def describe(src: Path, *, total_hint: int | None = None) -> StoredZip | None:
     return stored
 
 
-def _hash_entry(
+def _crc_entry(
     entry: _Entry, cancel: threading.Event, meter: ByteMeter
-) -> Generator[Progress, None, ManifestEntry]:
-    """Read one file: its MD5 and CRC-32, its local header; unchanged while it was read."""
+) -> Generator[Progress, None, None]:
+    """Read one file: its CRC-32 and local header; unchanged while it was read."""
     local = entry.local
     if cancel.is_set():
         raise Cancelled()
-    md5 = hashlib.md5(usedforsecurity=False)
     crc = 0
     source, before = _open(local)
     with source:
         for chunk in _chunks(source, local):
-            md5.update(chunk)
             crc = zlib.crc32(chunk, crc)
             if (event := meter.advance(len(chunk))) is not None:
                 yield event
@@ -270,7 +309,20 @@ def _hash_entry(
     zinfo.compress_size = local.size
     entry.zinfo, entry.header = zinfo, zinfo.FileHeader(zip64=False)
     entry.mtime_ns = before.st_mtime_ns
-    return ManifestEntry(local.arcname, local.size, md5.hexdigest(), before.st_mtime_ns)
+
+
+def _md5_entry(entry: _Entry, cancel: threading.Event) -> ManifestEntry:
+    """Read one file again: its MD5; as the CRC pass found it (size, modification time)."""
+    if cancel.is_set():
+        raise Cancelled()
+    md5 = hashlib.md5(usedforsecurity=False)
+    source, before = _open(entry.local)
+    with source:
+        for chunk in _chunks(source, entry.local):
+            md5.update(chunk)
+        after = os.fstat(source.fileno())
+    _unchanged(entry, before, after)
+    return ManifestEntry(entry.local.arcname, entry.local.size, md5.hexdigest(), entry.mtime_ns)
 
 
 def _open(local: LocalFile) -> tuple[BinaryIO, os.stat_result]:
@@ -307,14 +359,19 @@ def _chunks(source: BinaryIO, local: LocalFile) -> Iterator[bytes]:
 
 
 def _file_chunks(entry: _Entry) -> Iterator[bytes]:
-    """The entry's data read again: the file must still be as the hash pass read it (size and
+    """The entry's data read again: the file must still be as the CRC pass read it (size and
     modification time, checked after it was read). A rewrite that kept both is left to the
     server, which checks each entry's CRC-32 as it extracts (Java's ZipInputStream), and to
-    the verification of every MD5 after the upload."""
+    the MD5s, read from the folder after the upload and verified against the server's."""
     source, before = _open(entry.local)
     with source:
         yield from _chunks(source, entry.local)
         after = os.fstat(source.fileno())
+    _unchanged(entry, before, after)
+
+
+def _unchanged(entry: _Entry, before: os.stat_result, after: os.stat_result) -> None:
+    """The file, read again, kept the modification time of the CRC pass."""
     if (before.st_mtime_ns, after.st_mtime_ns) != (entry.mtime_ns, entry.mtime_ns):
         raise archive._changed(entry.local.arcname)
 
@@ -324,7 +381,7 @@ def _central_directory(entries: list[_Entry], start: int) -> bytes:
     records = []
     for e in entries:
         z = e.zinfo
-        assert z is not None, "every entry is hashed before the central directory"
+        assert z is not None, "every entry has its CRC before the central directory"
         dt = z.date_time
         dosdate = (dt[0] - 1980) << 9 | dt[1] << 5 | dt[2]
         dostime = dt[3] << 11 | dt[4] << 5 | (dt[5] // 2)

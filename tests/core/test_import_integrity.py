@@ -164,14 +164,14 @@ def test_replace_keeps_the_old_copy_when_the_folder_cannot_be_read(
     assert first.status() == {"sub-01": "imported"}
     before = server_files(client, "sub-01_MR1")
     (subjects[0].path / "stats" / "new.stats").write_text("a file the old copy lacks\n")
-    hash_entry = zipstream._hash_entry
+    crc_entry = zipstream._crc_entry
 
     def unreadable(entry: Any, *args: Any) -> Any:
         if entry.local.arcname.endswith("stats/new.stats"):
             raise archive.ArchiveError(f"Cannot read {entry.local.arcname}: permission denied.")
-        return hash_entry(entry, *args)
+        return crc_entry(entry, *args)
 
-    monkeypatch.setattr(zipstream, "_hash_entry", unreadable)
+    monkeypatch.setattr(zipstream, "_crc_entry", unreadable)
     plan = plan_for(subjects[:1], client, on_existing=OnExisting.REPLACE)
     r = run(plan, client)
     assert r.status() == {"sub-01": "failed"}

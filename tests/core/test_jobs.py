@@ -36,6 +36,7 @@ from fsxnat_gui.core.model import (
 )
 from fsxnat_gui.core.plan import make_plan
 from fsxnat_gui.core.subject_import import file_differences
+from fsxnat_gui.core.transfer import _Zipper
 from fsxnat_gui.core.transport import CallPolicy
 from fsxnat_gui.core.xnat import XnatClient
 from fsxnat_gui.samples import make_subject
@@ -491,12 +492,13 @@ def test_edit_saved_after_the_zip_ahead_is_uploaded_not_the_old_file(
     edited = subjects[1].path / "mri" / "aseg.mgz"
     done: list[bool] = []
 
-    def zipping_ahead() -> bool:
-        return any(t.name.startswith("fsxnat-zip-") for t in threading.enumerate())
+    def read_ahead() -> bool:  # sub-02's zip made ahead has read its files
+        ahead = [t for t in threading.enumerate() if t.name == "fsxnat-zip-sub-02"]
+        return any(t.read.is_set() for t in ahead if isinstance(t, _Zipper))
 
     def edit_during_sub01(event: Event, cancel: threading.Event) -> None:
         processing = isinstance(event, Progress) and event.stage is Stage.PROCESSING
-        if processing and event.item == "sub-01" and not done and not zipping_ahead():
+        if processing and event.item == "sub-01" and not done and read_ahead():
             edited.write_bytes(os.urandom(edited.stat().st_size))
             done.append(True)
 

@@ -1,6 +1,7 @@
 """The zip made while it is sent: the same bytes as the stored zip on disk, readable entry by
 entry as Java's ZipInputStream reads it (CRC and sizes in each local header), never anything
-but what its manifest describes, and sent while its files are still being hashed."""
+but what its manifest describes, sent while its files are still being read for their CRCs,
+and read for their MD5s once it was sent."""
 
 from __future__ import annotations
 
@@ -42,10 +43,11 @@ def subject(tmp_path: Path) -> Path:
 
 
 def prepared(subject: Path) -> zipstream.StoredZip | None:
-    """The subject's stored zip with its hash pass done."""
+    """The subject's stored zip with its CRC and MD5 passes done."""
     stored = zipstream.describe(subject)
     if stored is not None:
-        drain(stored.hash(threading.Event()))
+        drain(stored.crc_pass(threading.Event()))
+        stored.md5_pass(threading.Event())
     return stored
 
 
@@ -110,16 +112,16 @@ def test_the_size_is_known_before_any_file_is_read(subject: Path, tmp_path: Path
     assert (stored.files, stored.nbytes) == (len(disk.manifest), sum(m.size for m in disk.manifest))
 
 
-def test_the_first_entries_go_while_the_rest_is_hashed(
+def test_the_first_entries_go_while_the_rest_is_read(
     subject: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A reader sends each entry once it is hashed: the first bytes leave before the hash
+    """A reader sends each entry once its CRC is known: the first bytes leave before the CRC
     pass has read the whole subject (entries handed over one by one here; by 8 MiB batches
     in a run)."""
     monkeypatch.setattr(zipstream, "PUBLISH_BYTES", 1)
     stored = zipstream.describe(subject)
     assert stored is not None
-    hashing = stored.hash(threading.Event())
+    hashing = stored.crc_pass(threading.Event())
     reader = stored.open(threading.Event())
     got = threading.Event()
     first: list[bytes] = []
@@ -130,27 +132,72 @@ def test_the_first_entries_go_while_the_rest_is_hashed(
 
     thread = threading.Thread(target=read_first, daemon=True)
     thread.start()
-    assert not got.wait(0.3), "nothing can be sent before the first file is hashed"
-    while not got.is_set():  # hash file by file until the reader has its first bytes
+    assert not got.wait(0.3), "nothing can be sent before the first file's CRC is known"
+    while not got.is_set():  # read file by file until the reader has its first bytes
         next(hashing)
     thread.join(5)
     assert first[0].startswith(b"PK\x03\x04")
-    assert [m.path for m in drain(hashing)] == [m.path for m in stored.manifest(threading.Event())]
+    drain(hashing)
+    manifest = stored.md5_pass(threading.Event())
+    assert manifest == stored.manifest(threading.Event())
 
 
-def test_a_hash_pass_that_fails_stops_the_reader(subject: Path) -> None:
+def test_the_md5_pass_waits_until_the_body_was_read(subject: Path) -> None:
+    """The MD5s are read once the upload has read the whole body (the server is then at work
+    on it), not while the upload waits; asking for the manifest starts them at once."""
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    drain(stored.crc_pass(threading.Event()))
+    waiting = threading.Thread(target=stored.body_read, args=(threading.Event(),), daemon=True)
+    waiting.start()
+    reader = stored.open(threading.Event())
+    body = reader.read(65_536)
+    waiting.join(0.3)
+    assert waiting.is_alive(), "the files are not all read yet"
+    body += read_all(reader, 65_536)
+    waiting.join(5)
+    assert not waiting.is_alive()
+    assert len(body) == stored.size
+
+    other = zipstream.describe(subject)
+    assert other is not None
+    drain(other.crc_pass(threading.Event()))
+    asked = threading.Thread(target=other.manifest, args=(threading.Event(),), daemon=True)
+    asked.start()
+    other.body_read(threading.Event())  # returns: the manifest was asked for
+    other.md5_pass(threading.Event())
+    asked.join(5)
+    assert not asked.is_alive()
+
+
+def test_a_file_changed_after_it_was_sent_is_not_in_the_manifest(subject: Path) -> None:
+    """The MD5s describe the folder as it is: a file rewritten after its CRC was read (its
+    modification time tells) fails the MD5 pass rather than describing other bytes."""
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    drain(stored.crc_pass(threading.Event()))
+    read_all(stored.open(threading.Event()), 65_536)
+    stats = subject / "stats" / "aseg.stats"
+    stats.write_bytes(stats.read_bytes()[:-2] + b"X\n")
+    with pytest.raises(ArchiveError, match=r"sub-01/stats/aseg\.stats changed"):
+        stored.md5_pass(threading.Event())
+    with pytest.raises(ArchiveError, match=r"sub-01/stats/aseg\.stats changed"):
+        stored.manifest(threading.Event())
+
+
+def test_a_crc_pass_that_fails_stops_the_reader(subject: Path) -> None:
     stored = zipstream.describe(subject)
     assert stored is not None
     (subject / "stats" / "aseg.stats").unlink()  # gone after the walk
     with pytest.raises(ArchiveError, match=r"aseg\.stats changed or disappeared"):
-        drain(stored.hash(threading.Event()))
+        drain(stored.crc_pass(threading.Event()))
     with pytest.raises(ArchiveError, match=r"aseg\.stats changed or disappeared"):
         read_all(stored.open(threading.Event()), 65_536)
     with pytest.raises(ArchiveError, match=r"aseg\.stats changed or disappeared"):
         stored.manifest(threading.Event())
 
 
-def test_a_cancelled_reader_stops_waiting_for_the_hash_pass(subject: Path) -> None:
+def test_a_cancelled_reader_stops_waiting_for_the_crc_pass(subject: Path) -> None:
     stored = zipstream.describe(subject)
     assert stored is not None
     cancel = threading.Event()
