@@ -12,13 +12,13 @@ Content-Length) from the walk alone, before any file is read. Then:
   of the first read. A file that changed in between stops the upload (`FileChanged`); the
   server checks every entry's CRC-32 as it extracts. The first bytes leave after the first
   file's CRC, not the whole subject's, and the body goes at the speed of the CRC, not of the
-  MD5 (a quarter of it);
-- the MD5 pass (`StoredZip.md5_pass()`, on the zipper's thread again) reads each file a third
-  time for the manifest once the whole body was read by its upload (`body_read()`), or as soon
-  as the manifest is asked for: while the server extracts and digests the upload, not while
-  the upload waits for it. Each file must still have the size and modification time of the
-  CRC pass; the MD5s are verified against the server's after the upload, so what the server
-  keeps is what the manifest describes, and what the manifest describes is the folder.
+  MD5 (a quarter of it). Small files (most files, few bytes) get their MD5 here too;
+- the MD5 pass (`StoredZip.md5_pass()`, on the zipper's thread again) reads each other file a
+  third time for the manifest, once the whole body was read by its upload (`body_read()`) or
+  as soon as the manifest is asked for: while the server extracts and digests the upload, not
+  while the upload waits for it. Each file must still have the size and modification time of
+  the CRC pass; the MD5s are verified against the server's after the upload, so what the
+  server keeps is what the manifest describes, and what the manifest describes is the folder.
 
 The files, their order, names, dates and mode are those of `archive.zip_subject` (the same
 walk; a stored zip of it is byte for byte the same entries). Zips that would need ZIP64
@@ -58,12 +58,15 @@ _WAIT_S = 0.2  # how long a waiting thread goes without looking at its cancel ev
 # batch aside): a few wake-ups a subject rather than one a file. The first bytes of a big
 # subject leave after 8 MiB are read; a small subject is read whole first.
 PUBLISH_BYTES = 8 * 1024 * 1024
+# Files up to this size get their MD5 in the CRC pass too: opening them again would cost more
+# than hashing them (most files of a subject, a small part of its bytes).
+SMALL_FILE = 256 * 1024
 
 
 class _Entry:
     """One file of the zip: where its local header starts; its header once its CRC is known."""
 
-    __slots__ = ("header", "local", "mtime_ns", "offset", "zinfo")
+    __slots__ = ("header", "local", "md5", "mtime_ns", "offset", "zinfo")
 
     def __init__(self, local: LocalFile, offset: int) -> None:
         self.local = local
@@ -71,6 +74,7 @@ class _Entry:
         self.zinfo: zipfile.ZipInfo | None = None
         self.header = b""
         self.mtime_ns = 0  # the file's modification time in the CRC pass
+        self.md5 = ""  # a small file's, from the CRC pass
 
 
 class StoredZip:
@@ -288,15 +292,19 @@ def describe(src: Path, *, total_hint: int | None = None) -> StoredZip | None:
 def _crc_entry(
     entry: _Entry, cancel: threading.Event, meter: ByteMeter
 ) -> Generator[Progress, None, None]:
-    """Read one file: its CRC-32 and local header; unchanged while it was read."""
+    """Read one file: its CRC-32 and local header (a small file's MD5 too); unchanged while it
+    was read."""
     local = entry.local
     if cancel.is_set():
         raise Cancelled()
     crc = 0
+    md5 = hashlib.md5(usedforsecurity=False) if local.size <= SMALL_FILE else None
     source, before = _open(local)
     with source:
         for chunk in _chunks(source, local):
             crc = zlib.crc32(chunk, crc)
+            if md5 is not None:
+                md5.update(chunk)
             if (event := meter.advance(len(chunk))) is not None:
                 yield event
             if cancel.is_set():
@@ -309,10 +317,14 @@ def _crc_entry(
     zinfo.compress_size = local.size
     entry.zinfo, entry.header = zinfo, zinfo.FileHeader(zip64=False)
     entry.mtime_ns = before.st_mtime_ns
+    entry.md5 = md5.hexdigest() if md5 is not None else ""
 
 
 def _md5_entry(entry: _Entry, cancel: threading.Event) -> ManifestEntry:
-    """Read one file again: its MD5; as the CRC pass found it (size, modification time)."""
+    """Read one file again: its MD5 (a small file's is known); as the CRC pass found it (size,
+    modification time)."""
+    if entry.md5:
+        return ManifestEntry(entry.local.arcname, entry.local.size, entry.md5, entry.mtime_ns)
     if cancel.is_set():
         raise Cancelled()
     md5 = hashlib.md5(usedforsecurity=False)
