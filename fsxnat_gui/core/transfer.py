@@ -9,8 +9,9 @@ them all, from their N threads, over the one client (one XNAT session, one conne
   still valid: a subject modified since is zipped again), else started now. Deflated or stored
   as `compression.Compression` decides from the run's measurements. A stored zip is ready as
   soon as it is described (core/zipstream.py): the zipper's thread reads its files for their
-  CRCs while the upload sends what is read, then for their MD5s once the whole body is sent
-  (while the server extracts it). A deflated one is ready once written (ZIPPING events).
+  CRCs while the upload sends what is read, then for their MD5s once it is being sent (on a
+  slow link during the upload, on a fast one while the server extracts it). A deflated one is
+  ready once written (ZIPPING events).
 - `zip_ahead(item, index)`: start zipping a subject ahead of its turn (one at a time, so at most
   N + 1 zips exist); `drop_ahead()` discards it.
 - `send(item, zipped)`: the upload, as `Sent` looks at it (bytes sent, then the time the
@@ -88,7 +89,7 @@ class Zipped:
 
     def manifest(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
         """What the zip holds (paths, sizes, MD5s, the times the files were read); for a
-        streamed zip, once its MD5 pass has ended (started when the zip was sent)."""
+        streamed zip, once its MD5 pass has ended (started when the zip is being sent)."""
         if self.stored is not None:
             return self.stored.manifest(cancel)
         assert self.result is not None
@@ -164,7 +165,7 @@ class _Upload(threading.Thread):
 class _Zipper(threading.Thread):
     """One subject's zip, made on a helper thread: `events` gets its progress, then _READY
     once it can be sent, then _END. Stored, the zip is described from the walk and ready at
-    once; its CRC pass goes on here while it is sent, then its MD5 pass once it was sent
+    once; its CRC pass goes on here while it is sent, then its MD5 pass once it is being sent
     (core/zipstream.py). Deflated (or too big to stream), it is written to `zip_path` first.
     `abandon()` stops it and deletes the zip on disk. `after`: zippers that go first; a stored
     zip made ahead is read once the zips being sent were (`read` is set when a zipper has
@@ -206,7 +207,7 @@ class _Zipper(threading.Thread):
                 for _event in stored.crc_pass(self.stop):  # shown as the upload's bytes
                     pass
                 self.read.set()
-                stored.body_read(self.stop)
+                stored.sending(self.stop)
                 stored.md5_pass(self.stop)
                 return
             archive.free_space_for(self.zip_path.parent, zip_room(self.item))

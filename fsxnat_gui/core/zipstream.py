@@ -14,11 +14,13 @@ Content-Length) from the walk alone, before any file is read. Then:
   file's CRC, not the whole subject's, and the body goes at the speed of the CRC, not of the
   MD5 (a quarter of it). Small files (most files, few bytes) get their MD5 here too;
 - the MD5 pass (`StoredZip.md5_pass()`, on the zipper's thread again) reads each other file a
-  third time for the manifest, once the whole body was read by its upload (`body_read()`) or
-  as soon as the manifest is asked for: while the server extracts and digests the upload, not
-  while the upload waits for it. Each file must still have the size and modification time of
-  the CRC pass; the MD5s are verified against the server's after the upload, so what the
-  server keeps is what the manifest describes, and what the manifest describes is the folder.
+  third time for the manifest, after the CRC pass, once the zip is being sent (`sending()`) or
+  the manifest is asked for: on a slow link while the upload goes, on a fast one while the
+  server extracts and digests it; never before the upload, and never in its way (a zip made
+  ahead of its turn is not read for its MD5s while the others' uploads need the CPU). Each file
+  must still have the size and modification time of the CRC pass; the MD5s are verified
+  against the server's after the upload, so what the server keeps is what the manifest
+  describes, and what the manifest describes is the folder.
 
 The files, their order, names, dates and mode are those of `archive.zip_subject` (the same
 walk; a stored zip of it is byte for byte the same entries). Zips that would need ZIP64
@@ -97,7 +99,7 @@ class StoredZip:
         self.size = offset + central + _END.size
         self._ready = threading.Condition()
         self._known = 0  # entries whose CRC is known, in order
-        self._wanted = False  # the body was read by its upload, or the manifest asked for
+        self._wanted = False  # the zip is being sent, or the manifest was asked for
         self._error: BaseException | None = None  # why a pass stopped
         self._manifest: tuple[ManifestEntry, ...] | None = None
         self._central: bytes | None = None
@@ -120,8 +122,8 @@ class StoredZip:
                         self._ready.notify_all()
             yield meter.event()
 
-    def body_read(self, cancel: threading.Event) -> None:
-        """Until the whole body was read by its upload, or the manifest was asked for."""
+    def sending(self, cancel: threading.Event) -> None:
+        """Until the zip is being sent (a reader was opened), or the manifest asked for."""
         with self._ready:
             while not self._wanted:
                 self._check(cancel)
@@ -141,7 +143,7 @@ class StoredZip:
 
     def manifest(self, cancel: threading.Event) -> tuple[ManifestEntry, ...]:
         """The manifest, once the MD5 pass has ended (asking for it starts the pass if the
-        body has not been read yet)."""
+        zip is not being sent yet)."""
         self._want()
         with self._ready:
             while self._manifest is None:
@@ -154,7 +156,9 @@ class StoredZip:
         self._wait(len(self._entries), cancel)
 
     def open(self, cancel: threading.Event) -> ZipReader:
-        """A reader of the zip's bytes; `cancel` stops one waiting for the CRC pass."""
+        """A reader of the zip's bytes (the MD5 pass may start once the CRC pass has ended);
+        `cancel` stops one waiting for the CRC pass."""
+        self._want()
         return ZipReader(self, cancel)
 
     @contextlib.contextmanager
@@ -200,8 +204,7 @@ class StoredZip:
 class ZipReader:
     """A file-like view of a `StoredZip` for an upload body: `read(size)`, `seek(0)` to start
     again (a request sent again after a refused session cookie), `close()`. `waited`: the
-    seconds it spent waiting for the CRC pass (not the link's time). Reading the last piece
-    lets the MD5 pass start."""
+    seconds it spent waiting for the CRC pass (not the link's time)."""
 
     def __init__(self, stored: StoredZip, cancel: threading.Event) -> None:
         self._stored = stored
@@ -219,7 +222,6 @@ class ZipReader:
             self.waited += stored._wait(count, self._cancel)
             yield entry.header
             yield from _file_chunks(entry)
-        stored._want()  # every file was read: the MD5 pass may read them again
         yield stored._central_directory()
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -374,7 +376,7 @@ def _file_chunks(entry: _Entry) -> Iterator[bytes]:
     """The entry's data read again: the file must still be as the CRC pass read it (size and
     modification time, checked after it was read). A rewrite that kept both is left to the
     server, which checks each entry's CRC-32 as it extracts (Java's ZipInputStream), and to
-    the MD5s, read from the folder after the upload and verified against the server's."""
+    the MD5s, read from the folder again and verified against the server's."""
     source, before = _open(entry.local)
     with source:
         yield from _chunks(source, entry.local)

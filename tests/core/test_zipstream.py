@@ -147,29 +147,27 @@ def test_the_first_entries_go_while_the_rest_is_read(
     assert manifest == stored.manifest(threading.Event())
 
 
-def test_the_md5_pass_waits_until_the_body_was_read(subject: Path) -> None:
-    """The MD5s are read once the upload has read the whole body (the server is then at work
-    on it), not while the upload waits; asking for the manifest starts them at once."""
+def test_the_md5_pass_waits_until_the_zip_is_sent(subject: Path) -> None:
+    """A zip made ahead of its turn is not read for its MD5s until it is sent (the uploads
+    before it get the CPU); asking for the manifest starts them at once."""
     stored = zipstream.describe(subject)
     assert stored is not None
     drain(stored.crc_pass(threading.Event()))
-    waiting = threading.Thread(target=stored.body_read, args=(threading.Event(),), daemon=True)
+    waiting = threading.Thread(target=stored.sending, args=(threading.Event(),), daemon=True)
     waiting.start()
-    reader = stored.open(threading.Event())
-    body = reader.read(65_536)
     waiting.join(0.3)
-    assert waiting.is_alive(), "the files are not all read yet"
-    body += read_all(reader, 65_536)
+    assert waiting.is_alive(), "not sent yet"
+    reader = stored.open(threading.Event())
     waiting.join(5)
     assert not waiting.is_alive()
-    assert len(body) == stored.size
+    assert len(read_all(reader, 65_536)) == stored.size
 
     other = zipstream.describe(subject)
     assert other is not None
     drain(other.crc_pass(threading.Event()))
     asked = threading.Thread(target=other.manifest, args=(threading.Event(),), daemon=True)
     asked.start()
-    other.body_read(threading.Event())  # returns: the manifest was asked for
+    other.sending(threading.Event())  # returns: the manifest was asked for
     other.md5_pass(threading.Event())
     asked.join(5)
     assert not asked.is_alive()
