@@ -315,10 +315,10 @@ class SubjectImport:
 
     def _send_zip(self, zipped: Zipped) -> Steps:
         if self.replaces:
-            # Every file read (a streamed zip's CRC pass ended) before the old copy goes: a
-            # folder that cannot be read leaves the server's resource as it was.
+            # Every file read to the end (a streamed zip's MD5 pass ended) before the old copy
+            # goes: a folder that cannot be read leaves the server's resource as it was.
             yield Progress(Stage.ZIPPING, self.item.subject.name, 0, self.bytes)
-            zipped.all_read(self.ctx.cancel)
+            zipped.manifest(self.ctx.cancel)
             self._delete_old()
             self.replaces = 0
         try:

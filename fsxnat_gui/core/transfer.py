@@ -95,11 +95,6 @@ class Zipped:
         assert self.result is not None
         return self.result.manifest
 
-    def all_read(self, cancel: threading.Event) -> None:
-        """Until every file has been read into the zip (a streamed zip: its CRC pass)."""
-        if self.stored is not None:
-            self.stored.all_read(cancel)
-
 
 class _Upload(threading.Thread):
     """`client.upload_zip` in a helper thread; `messages` gets `(sent, total)` as bytes go,

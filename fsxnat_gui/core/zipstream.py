@@ -123,8 +123,9 @@ class StoredZip:
             yield meter.event()
 
     def sending(self, cancel: threading.Event) -> None:
-        """Until the zip is being sent (a reader was opened), or the manifest asked for."""
-        with self._ready:
+        """Until the zip is being sent (a reader was opened), or the manifest asked for.
+        Raises Cancelled, which `manifest()` raises too."""
+        with self._failing(), self._ready:
             while not self._wanted:
                 self._check(cancel)
                 self._ready.wait(_WAIT_S)
@@ -150,10 +151,6 @@ class StoredZip:
                 self._check(cancel)
                 self._ready.wait(_WAIT_S)
             return self._manifest
-
-    def all_read(self, cancel: threading.Event) -> None:
-        """Until the CRC pass has read every file."""
-        self._wait(len(self._entries), cancel)
 
     def open(self, cancel: threading.Event) -> ZipReader:
         """A reader of the zip's bytes (the MD5 pass may start once the CRC pass has ended);
@@ -334,6 +331,8 @@ def _md5_entry(entry: _Entry, cancel: threading.Event) -> ManifestEntry:
     with source:
         for chunk in _chunks(source, entry.local):
             md5.update(chunk)
+            if cancel.is_set():
+                raise Cancelled()
         after = os.fstat(source.fileno())
     _unchanged(entry, before, after)
     return ManifestEntry(entry.local.arcname, entry.local.size, md5.hexdigest(), entry.mtime_ns)

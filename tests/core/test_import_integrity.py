@@ -27,7 +27,7 @@ def _rewrite(path: Path) -> None:
 
 
 def _first_file(subject: Subject) -> Path:
-    """The file the zip starts with: hashed (read) before any byte of the zip is sent."""
+    """The file the zip starts with: read for its CRC before any byte of the zip is sent."""
     files, _warnings = archive.walk_subject(subject.path)
     return Path(files[0].path)
 
@@ -52,7 +52,7 @@ class _At:
 def test_a_file_modified_after_it_was_read_is_zipped_and_sent_again(
     subjects: list[Subject], client: XnatClient
 ) -> None:
-    """The zip is streamed as its files are read: the first file, read (hashed) before the
+    """The zip is streamed as its files are read: the first file, read for its CRC before the
     first byte is sent, is saved again while the zip is being sent: the server must get the
     new content."""
     first = _first_file(subjects[0])
@@ -75,6 +75,25 @@ def test_a_file_modified_during_the_upload_is_sent_again(
     assert edited.done == 1
     assert r.status() == {"sub-01": "imported"}
     assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
+@pytest.mark.parametrize("stage", [Stage.UPLOADING, Stage.PROCESSING])
+def test_a_large_file_modified_after_it_was_sent_is_sent_again(
+    subjects: list[Subject], client: XnatClient, xnat: Any, stage: Stage
+) -> None:
+    """A file larger than zipstream.SMALL_FILE is read a third time for its MD5, while it is
+    sent or while the server extracts it: saved again meanwhile, it is sent again, and the
+    subject is reported only once the server holds the new content."""
+    big = subjects[0].path / "mri" / "big.mgz"
+    big.write_bytes(os.urandom(4 * zipstream.SMALL_FILE))
+    subject = scan.measure(scan.classify(subjects[0].path))
+    xnat.faults.add("slow", method="POST", path_regex=UPLOAD, nth=1, delay=0.5)
+    edited = _At(stage, 1, big)
+    r = run(plan_for([subject], client), client, on_event=edited)
+    assert edited.done == 1
+    assert r.status() == {"sub-01": "imported"}
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+    assert "sub-01/mri/big.mgz changed on disk after it was zipped" in r.results["sub-01"].detail
 
 
 def test_a_file_that_keeps_changing_fails_the_subject_naming_it(
@@ -176,4 +195,28 @@ def test_replace_keeps_the_old_copy_when_the_folder_cannot_be_read(
     r = run(plan, client)
     assert r.status() == {"sub-01": "failed"}
     assert "permission denied" in r.results["sub-01"].error
+    assert server_files(client, "sub-01_MR1") == before
+
+
+def test_replace_keeps_the_old_copy_when_a_large_file_cannot_be_read_again(
+    subjects: list[Subject], client: XnatClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large file is read once more for its MD5: that read too ends before the old copy
+    is deleted. (A mock, as above.)"""
+    first = run(plan_for(subjects[:1], client), client)
+    assert first.status() == {"sub-01": "imported"}
+    before = server_files(client, "sub-01_MR1")
+    (subjects[0].path / "mri" / "big.mgz").write_bytes(os.urandom(4 * zipstream.SMALL_FILE))
+    md5_entry = zipstream._md5_entry
+
+    def unreadable(entry: Any, *args: Any) -> Any:
+        if entry.local.arcname.endswith("mri/big.mgz"):
+            raise archive.ArchiveError(f"Cannot read {entry.local.arcname}: input/output error.")
+        return md5_entry(entry, *args)
+
+    monkeypatch.setattr(zipstream, "_md5_entry", unreadable)
+    plan = plan_for(subjects[:1], client, on_existing=OnExisting.REPLACE)
+    r = run(plan, client)
+    assert r.status() == {"sub-01": "failed"}
+    assert "input/output error" in r.results["sub-01"].error
     assert server_files(client, "sub-01_MR1") == before

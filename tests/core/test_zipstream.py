@@ -9,9 +9,9 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -148,8 +148,9 @@ def test_the_first_entries_go_while_the_rest_is_read(
 
 
 def test_the_md5_pass_waits_until_the_zip_is_sent(subject: Path) -> None:
-    """A zip made ahead of its turn is not read for its MD5s until it is sent (the uploads
-    before it get the CPU); asking for the manifest starts them at once."""
+    """`sending()`, which the zipper waits on before the MD5 pass, returns once a reader is
+    opened: a zip made ahead of its turn is not read again before it is sent (the uploads
+    before it get the CPU); asking for the manifest lets the pass start at once."""
     stored = zipstream.describe(subject)
     assert stored is not None
     drain(stored.crc_pass(threading.Event()))
@@ -189,6 +190,45 @@ def test_a_file_changed_after_it_was_sent_is_not_in_the_manifest(
     with pytest.raises(ArchiveError, match=r"sub-01/stats/aseg\.stats changed"):
         stored.md5_pass(threading.Event())
     with pytest.raises(ArchiveError, match=r"sub-01/stats/aseg\.stats changed"):
+        stored.manifest(threading.Event())
+
+
+def test_a_cancel_stops_the_md5_pass_within_a_file(
+    subject: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large file (up to 2 GiB) is not read to its end once the import is cancelled."""
+    monkeypatch.setattr(zipstream, "SMALL_FILE", 0)
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    drain(stored.crc_pass(threading.Event()))
+    cancel = threading.Event()
+    read: list[int] = []
+    chunks = zipstream._chunks
+
+    def cancelled_after_one(source: Any, local: Any) -> Iterator[bytes]:
+        for chunk in chunks(source, local):
+            read.append(len(chunk))
+            cancel.set()
+            yield chunk
+
+    monkeypatch.setattr(zipstream, "_chunks", cancelled_after_one)
+    with pytest.raises(Cancelled):
+        stored.md5_pass(cancel)
+    assert len(read) == 1
+    with pytest.raises(Cancelled):
+        stored.manifest(threading.Event())
+
+
+def test_a_zipper_stopped_before_its_turn_fails_its_manifest(subject: Path) -> None:
+    """Stopped while it waits for its upload, a zip tells whoever asks for its manifest."""
+    stored = zipstream.describe(subject)
+    assert stored is not None
+    drain(stored.crc_pass(threading.Event()))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        stored.sending(stop)
+    with pytest.raises(Cancelled):
         stored.manifest(threading.Event())
 
 
