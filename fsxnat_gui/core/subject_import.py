@@ -326,6 +326,9 @@ class SubjectImport:
                 self._create_resource()
             yield from self._upload_until_verified(zipped)
         except Conflict as exc:
+            # Another writer's files are in the resource (a duplicates answer), or it was
+            # there first: this run must not delete it as its own (`_discard`).
+            self.created_resource = False
             item = self.item
             raise Conflict(
                 f"{str(exc).rstrip('.')}: another import seems to be writing to "

@@ -173,6 +173,34 @@ def test_a_concurrent_import_never_advises_replace(
     assert "choose replace" not in result.error.lower()
 
 
+def test_a_run_that_meets_another_writer_leaves_the_others_files(
+    subjects: list[Subject], client: XnatClient, xnat: Any, tmp_path: Path
+) -> None:
+    """This run created the resource, but another import stored the same files while this
+    run's upload waited: XNAT answers with duplicates and this run fails. The resource is not
+    deleted as "created by this run": the files in it are the other import's, which it may
+    already have reported verified."""
+    held = xnat.faults.add("hang", method="POST", path_regex=UPLOAD, count=1)
+    other_zip = tmp_path / "other.zip"
+    zipping = archive.zip_subject(subjects[0].path, other_zip, threading.Event(), deflate=False)
+    for _progress in zipping:
+        pass
+
+    def other_import(event: Event, cancel: threading.Event) -> None:
+        if held.fired == 1 and not held_done:
+            held_done.append(True)
+            with XnatClient(xnat.url, xnat.user, xnat.password) as other:
+                other.upload_zip(PROJECT, "sub-01_MR1", RESOURCE, other_zip)
+            xnat.faults.release()
+
+    held_done: list[bool] = []
+    r = run(plan_for(subjects[:1], client), client, on_event=other_import)
+    assert held_done, "the other import stored its files while this run's upload was held"
+    assert r.status() == {"sub-01": "failed"}
+    assert "another import" in r.results["sub-01"].error
+    assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
+
+
 def test_replace_keeps_the_old_copy_when_the_folder_cannot_be_read(
     subjects: list[Subject], client: XnatClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
