@@ -201,48 +201,37 @@ def test_a_run_that_meets_another_writer_leaves_the_others_files(
     assert server_files(client, "sub-01_MR1") == local_files(subjects[0])
 
 
+@pytest.mark.parametrize(
+    ("read_pass", "new_file", "size"),
+    [
+        ("_crc_entry", "stats/new.stats", 26),  # every file's first read
+        ("_md5_entry", "mri/big.mgz", 4 * zipstream.SMALL_FILE),  # a large file's MD5 read
+    ],
+)
 def test_replace_keeps_the_old_copy_when_the_folder_cannot_be_read(
-    subjects: list[Subject], client: XnatClient, monkeypatch: pytest.MonkeyPatch
+    subjects: list[Subject],
+    client: XnatClient,
+    monkeypatch: pytest.MonkeyPatch,
+    read_pass: str,
+    new_file: str,
+    size: int,
 ) -> None:
     """The new zip is streamed, but the previous resource is deleted only once every file has
-    been read: a file that cannot be read fails the subject and leaves the server's copy.
-    (A mock: tests run as root, who can read any file.)"""
+    been read to the end (a large file twice: for its CRC, then for its MD5): a file that
+    cannot be read fails the subject and leaves the server's copy. (A mock: tests run as
+    root, who can read any file.)"""
     first = run(plan_for(subjects[:1], client), client)
     assert first.status() == {"sub-01": "imported"}
     before = server_files(client, "sub-01_MR1")
-    (subjects[0].path / "stats" / "new.stats").write_text("a file the old copy lacks\n")
-    crc_entry = zipstream._crc_entry
+    (subjects[0].path / new_file).write_bytes(os.urandom(size))  # the old copy lacks it
+    read = getattr(zipstream, read_pass)
 
     def unreadable(entry: Any, *args: Any) -> Any:
-        if entry.local.arcname.endswith("stats/new.stats"):
-            raise archive.ArchiveError(f"Cannot read {entry.local.arcname}: permission denied.")
-        return crc_entry(entry, *args)
-
-    monkeypatch.setattr(zipstream, "_crc_entry", unreadable)
-    plan = plan_for(subjects[:1], client, on_existing=OnExisting.REPLACE)
-    r = run(plan, client)
-    assert r.status() == {"sub-01": "failed"}
-    assert "permission denied" in r.results["sub-01"].error
-    assert server_files(client, "sub-01_MR1") == before
-
-
-def test_replace_keeps_the_old_copy_when_a_large_file_cannot_be_read_again(
-    subjects: list[Subject], client: XnatClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A large file is read once more for its MD5: that read too ends before the old copy
-    is deleted. (A mock, as above.)"""
-    first = run(plan_for(subjects[:1], client), client)
-    assert first.status() == {"sub-01": "imported"}
-    before = server_files(client, "sub-01_MR1")
-    (subjects[0].path / "mri" / "big.mgz").write_bytes(os.urandom(4 * zipstream.SMALL_FILE))
-    md5_entry = zipstream._md5_entry
-
-    def unreadable(entry: Any, *args: Any) -> Any:
-        if entry.local.arcname.endswith("mri/big.mgz"):
+        if entry.local.arcname.endswith(new_file):
             raise archive.ArchiveError(f"Cannot read {entry.local.arcname}: input/output error.")
-        return md5_entry(entry, *args)
+        return read(entry, *args)
 
-    monkeypatch.setattr(zipstream, "_md5_entry", unreadable)
+    monkeypatch.setattr(zipstream, read_pass, unreadable)
     plan = plan_for(subjects[:1], client, on_existing=OnExisting.REPLACE)
     r = run(plan, client)
     assert r.status() == {"sub-01": "failed"}
