@@ -327,14 +327,10 @@ def _md5_entry(entry: _Entry, cancel: threading.Event) -> ManifestEntry:
     if cancel.is_set():
         raise Cancelled()
     md5 = hashlib.md5(usedforsecurity=False)
-    source, before = _open(entry.local)
-    with source:
-        for chunk in _chunks(source, entry.local):
-            md5.update(chunk)
-            if cancel.is_set():
-                raise Cancelled()
-        after = os.fstat(source.fileno())
-    _unchanged(entry, before, after)
+    for chunk in _file_chunks(entry):
+        md5.update(chunk)
+        if cancel.is_set():
+            raise Cancelled()
     return ManifestEntry(entry.local.arcname, entry.local.size, md5.hexdigest(), entry.mtime_ns)
 
 
@@ -372,19 +368,15 @@ def _chunks(source: BinaryIO, local: LocalFile) -> Iterator[bytes]:
 
 
 def _file_chunks(entry: _Entry) -> Iterator[bytes]:
-    """The entry's data read again: the file must still be as the CRC pass read it (size and
-    modification time, checked after it was read). A rewrite that kept both is left to the
-    server, which checks each entry's CRC-32 as it extracts (Java's ZipInputStream), and to
-    the MD5s, read from the folder again and verified against the server's."""
+    """The entry's data read again (sent, or for its MD5): the file must still be as the CRC
+    pass read it (size and modification time, checked after it was read). A rewrite that kept
+    both is left to the server, which checks each entry's CRC-32 as it extracts (Java's
+    ZipInputStream), and to the MD5s, read from the folder again and verified against the
+    server's."""
     source, before = _open(entry.local)
     with source:
         yield from _chunks(source, entry.local)
         after = os.fstat(source.fileno())
-    _unchanged(entry, before, after)
-
-
-def _unchanged(entry: _Entry, before: os.stat_result, after: os.stat_result) -> None:
-    """The file, read again, kept the modification time of the CRC pass."""
     if (before.st_mtime_ns, after.st_mtime_ns) != (entry.mtime_ns, entry.mtime_ns):
         raise archive._changed(entry.local.arcname)
 
